@@ -1,5 +1,4 @@
 using Cleft.Kernels.Cpu;
-using Cleft.Kernels.Ilgpu;
 
 namespace Cleft.Kernels;
 
@@ -14,11 +13,8 @@ public static class Devices
     /// </summary>
     public static IBackend Create(string name) => name.ToLowerInvariant() switch
     {
-        "auto" => IlgpuBackend.CudaAvailable() ? IlgpuBackend.Create(DeviceKind.Cuda) : new CpuBackend(),
+        "auto" => new CpuBackend(), // TODO(ilgpu backend): CUDA when present
         "cpu" => new CpuBackend(),
-        "ilgpu-cpu" => IlgpuBackend.Create(DeviceKind.IlgpuCpu),
-        "cuda" => IlgpuBackend.Create(DeviceKind.Cuda),
-        "opencl" => IlgpuBackend.Create(DeviceKind.OpenCL),
         _ => throw new ArgumentException($"unknown device '{name}'; expected one of: {string.Join(", ", Names)}"),
     };
 }
