@@ -1,0 +1,164 @@
+namespace Cleft.Autograd;
+
+/// <summary>
+/// One recorded op, tinygrad-style: it remembers its parents and whatever it saved in the forward pass, and
+/// turns the gradient of its output into gradients for its parents.
+/// </summary>
+public abstract class Function
+{
+    protected Function(string name, params Tensor[] parents)
+    {
+        Name = name;
+        Parents = parents;
+        InputShapes = string.Join(" x ", parents.Select(p => p.ShapeString));
+    }
+
+    /// <summary>Op name used in error messages (MatMul, LayerNorm, ...).</summary>
+    public string Name { get; }
+    public Tensor[] Parents { get; private set; }
+    /// <summary>The input shapes, kept for messages after the graph is freed.</summary>
+    public string InputShapes { get; }
+    public bool Freed { get; private set; }
+
+    /// <summary>
+    /// Gradients for each parent (null where a parent needs none). A returned tensor becomes the engine's;
+    /// returning <paramref name="gradOutput"/> itself is allowed (the engine copies if it needs to).
+    /// </summary>
+    protected internal abstract Tensor?[] Backward(Tensor gradOutput);
+
+    /// <summary>Drops saved tensors so their storage can be reused; called once backward is done with this op.</summary>
+    protected virtual void ReleaseSaved() { }
+
+    internal void Free()
+    {
+        ReleaseSaved();
+        Parents = [];
+        Freed = true;
+    }
+
+    public override string ToString() => $"{Name}({InputShapes})";
+
+    /// <summary>True when an op over these inputs must be recorded.</summary>
+    public static bool NeedsGrad(params Tensor[] inputs)
+    {
+        if (!GradMode.Enabled) return false;
+        foreach (var t in inputs) if (t.RequiresGrad) return true;
+        return false;
+    }
+
+    /// <summary>Links <paramref name="output"/> to this op if any input needs a gradient; returns the output.</summary>
+    public Tensor Attach(Tensor output)
+    {
+        if (NeedsGrad(Parents))
+        {
+            output.Creator = this;
+            output.RequiresGrad = true;
+        }
+        return output;
+    }
+}
+
+/// <summary>Turns gradient recording on and off for the current thread.</summary>
+public static class GradMode
+{
+    [ThreadStatic] static int _disabled;
+
+    public static bool Enabled => _disabled == 0;
+
+    /// <summary>Within the returned scope no op is recorded (evaluation, optimizer updates).</summary>
+    public static IDisposable NoGrad()
+    {
+        _disabled++;
+        return new Restore();
+    }
+
+    sealed class Restore : IDisposable
+    {
+        bool _done;
+        public void Dispose() { if (!_done) { _done = true; _disabled--; } }
+    }
+}
+
+/// <summary>The backward pass: reverse topological order over the recorded graph.</summary>
+public static class Autograd
+{
+    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException($"Backward: {root.Describe()} does not require grad (no input needed a gradient, or it was made under NoGrad)");
+        if (root.Creator is { Freed: true } f)
+            throw FreedError(f);
+        if (gradient is null && root.Length != 1)
+            throw new ArgumentException($"Backward: {root.Describe()} is not a scalar; pass the gradient of the output explicitly");
+        if (gradient is not null) { Check.SameDevice("Backward", root, gradient); Check.SameShape("Backward", root, gradient); }
+
+        var order = TopologicalOrder(root);
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        grads[root] = gradient is null ? Tensor.Ones(root.Device, root.Shape) : Ops.Copy(gradient, record: false);
+
+        if (root.IsLeaf) { AccumulateLeaf(root, grads[root]); grads[root].Dispose(); return; }
+        for (int i = order.Count - 1; i >= 0; i--)
+        {
+            var node = order[i];
+            if (!grads.Remove(node, out var gOut)) continue; // nothing flowed here
+            var fn = node.Creator!;
+            if (fn.Freed) throw FreedError(fn);
+            var parentGrads = fn.Backward(gOut);
+            bool gOutHandedOut = false;
+            for (int p = 0; p < fn.Parents.Length; p++)
+            {
+                var parent = fn.Parents[p];
+                var g = parentGrads[p];
+                if (g is null || !parent.RequiresGrad) { if (g is not null && !ReferenceEquals(g, gOut)) g.Dispose(); continue; }
+                if (!ShapeUtil.Same(g.Shape, parent.Shape))
+                    throw new InvalidOperationException($"{fn.Name}: backward produced gradient {g.ShapeString} for input {parent.Describe()}");
+                if (ReferenceEquals(g, gOut)) { if (gOutHandedOut) g = Ops.Copy(gOut, record: false); gOutHandedOut = true; }
+                if (parent.IsLeaf) { AccumulateLeaf(parent, g); g.Dispose(); }
+                else if (grads.TryGetValue(parent, out var existing)) { parent.Device.Axpy(1f, g.Buffer, existing.Buffer, g.Length); g.Dispose(); }
+                else grads[parent] = g;
+            }
+            if (!gOutHandedOut) gOut.Dispose();
+            if (!retainGraph) fn.Free();
+        }
+        foreach (var g in grads.Values) g.Dispose();
+    }
+
+    static void AccumulateLeaf(Tensor leaf, Tensor g)
+    {
+        if (leaf.Grad is null)
+        {
+            // Leaf gradients outlive any scope: they belong to the leaf and are reused across steps.
+            leaf.Grad = Tensor.Create(leaf.Device, leaf.Shape, scoped: false);
+            leaf.Device.Fill(leaf.Grad.Buffer, leaf.Length, 0f);
+        }
+        leaf.Device.Axpy(1f, g.Buffer, leaf.Grad.Buffer, g.Length);
+    }
+
+    static InvalidOperationException FreedError(Function f) => new(
+        $"{f.Name}({f.InputShapes}): backward through a graph that was already freed by an earlier Backward(); " +
+        "pass retainGraph: true to the first call to back-propagate twice");
+
+    static List<Tensor> TopologicalOrder(Tensor root)
+    {
+        // Iterative DFS so deep graphs (long transformer stacks) cannot overflow the stack.
+        var order = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Tensor node, int next)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (node, next) = stack.Pop();
+            var parents = node.Creator?.Parents ?? [];
+            if (node.Creator is { Freed: true } fn) throw FreedError(fn);
+            if (next < parents.Length)
+            {
+                stack.Push((node, next + 1));
+                var p = parents[next];
+                if (p.RequiresGrad && visited.Add(p)) stack.Push((p, 0));
+            }
+            else order.Add(node);
+        }
+        return order;
+    }
+}

@@ -1,0 +1,139 @@
+using Cleft.Kernels;
+
+namespace Cleft.Autograd;
+
+/// <summary>
+/// A learnable (or frozen) tensor owned by a module. Never scoped: it lives until its module is disposed,
+/// and so does its gradient, which is zeroed in place between steps rather than reallocated.
+/// </summary>
+public sealed class Parameter : Tensor
+{
+    public Parameter(IBackend device, ReadOnlySpan<float> data, params int[] shape)
+        : base(new Storage(device.Allocate<float>(ShapeUtil.Count(Validated(shape)))), (int[])shape.Clone(), scoped: false)
+    {
+        if (data.Length != Length)
+            throw new ArgumentException($"Parameter: {data.Length} values do not fill shape {ShapeUtil.Format(shape)}");
+        device.CopyFromHost(data, Buffer);
+        RequiresGrad = true;
+    }
+
+    static int[] Validated(int[] shape) { ShapeUtil.Validate(shape); return shape; }
+
+    public static new Parameter Zeros(IBackend device, params int[] shape) => new(device, new float[ShapeUtil.Count(shape)], shape);
+    public static new Parameter Full(IBackend device, float value, params int[] shape)
+    {
+        var data = new float[ShapeUtil.Count(shape)];
+        Array.Fill(data, value);
+        return new Parameter(device, data, shape);
+    }
+    public static Parameter Normal(IBackend device, Rng rng, float std, params int[] shape)
+    {
+        var data = new float[ShapeUtil.Count(shape)];
+        rng.FillNormal(data, 0f, std);
+        return new Parameter(device, data, shape);
+    }
+    public static Parameter Uniform(IBackend device, Rng rng, float bound, params int[] shape)
+    {
+        var data = new float[ShapeUtil.Count(shape)];
+        rng.FillUniform(data, -bound, bound);
+        return new Parameter(device, data, shape);
+    }
+
+    /// <summary>Overwrites the values from the host (loading a checkpoint).</summary>
+    public void Load(ReadOnlySpan<float> data)
+    {
+        if (data.Length != Length) throw new ArgumentException($"Parameter {Describe()}: {data.Length} values given");
+        Device.CopyFromHost(data, Buffer);
+    }
+
+    public void ZeroGrad()
+    {
+        if (Grad is { } g) Device.Fill(g.Buffer, g.Length, 0f);
+    }
+}
+
+/// <summary>
+/// A layer or model: named parameters and child modules, giving dotted names ("h.0.attn.c_attn.weight")
+/// for state dicts, optimizers and reports.
+/// </summary>
+public abstract class Module : IDisposable
+{
+    readonly List<(string Name, Parameter Param)> _parameters = new();
+    readonly List<(string Name, Module Child)> _children = new();
+
+    /// <summary>True in training mode (dropout active); see <see cref="Train"/> and <see cref="Eval"/>.</summary>
+    public bool Training { get; private set; } = true;
+
+    protected Parameter AddParameter(string name, Parameter p)
+    {
+        if (_parameters.Any(x => x.Name == name) || _children.Any(x => x.Name == name))
+            throw new ArgumentException($"{GetType().Name}: a parameter or module named '{name}' already exists");
+        p.Name = name;
+        _parameters.Add((name, p));
+        return p;
+    }
+
+    protected T AddModule<T>(string name, T child) where T : Module
+    {
+        if (_parameters.Any(x => x.Name == name) || _children.Any(x => x.Name == name))
+            throw new ArgumentException($"{GetType().Name}: a parameter or module named '{name}' already exists");
+        _children.Add((name, child));
+        return child;
+    }
+
+    public IEnumerable<(string Name, Parameter Param)> NamedParameters(string prefix = "")
+    {
+        foreach (var (n, p) in _parameters) yield return (prefix + n, p);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedParameters(prefix + n + ".")) yield return x;
+    }
+
+    public IEnumerable<Parameter> Parameters() => NamedParameters().Select(x => x.Param);
+    public IEnumerable<Parameter> TrainableParameters() => Parameters().Where(p => p.RequiresGrad);
+
+    public long ParameterCount(bool trainableOnly = false) =>
+        (trainableOnly ? TrainableParameters() : Parameters()).Sum(p => p.Length);
+
+    public void ZeroGrad() { foreach (var p in Parameters()) p.ZeroGrad(); }
+
+    /// <summary>Freezes (or unfreezes) every parameter of this module and its children.</summary>
+    public void RequiresGrad(bool value) { foreach (var p in Parameters()) p.RequiresGrad = value; }
+
+    public void Train(bool on = true)
+    {
+        Training = on;
+        foreach (var (_, c) in _children) c.Train(on);
+    }
+
+    public void Eval() => Train(false);
+
+    /// <summary>Host copies of every parameter by dotted name.</summary>
+    public Dictionary<string, float[]> StateDict() => NamedParameters().ToDictionary(x => x.Name, x => x.Param.ToArray());
+
+    /// <summary>Loads values by name; with <paramref name="strict"/>, missing or unexpected names are errors.</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, float[]> state, bool strict = true)
+    {
+        var named = NamedParameters().ToDictionary(x => x.Name, x => x.Param);
+        if (strict)
+        {
+            var missing = named.Keys.Where(k => !state.ContainsKey(k)).ToList();
+            var extra = state.Keys.Where(k => !named.ContainsKey(k)).ToList();
+            if (missing.Count > 0 || extra.Count > 0)
+                throw new ArgumentException($"{GetType().Name}.LoadStateDict: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", extra)}]");
+        }
+        foreach (var (name, values) in state)
+            if (named.TryGetValue(name, out var p))
+            {
+                if (values.Length != p.Length)
+                    throw new ArgumentException($"{GetType().Name}.LoadStateDict: '{name}' has {values.Length} values, parameter is {p.ShapeString}");
+                p.Load(values);
+            }
+    }
+
+    public virtual void Dispose()
+    {
+        foreach (var (_, p) in _parameters) p.Dispose();
+        foreach (var (_, c) in _children) c.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

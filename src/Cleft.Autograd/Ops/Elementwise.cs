@@ -1,0 +1,104 @@
+using Cleft.Kernels;
+
+namespace Cleft.Autograd;
+
+public static partial class Ops
+{
+    /// <summary>A copy with its own storage (recorded as identity for autograd unless <paramref name="record"/> is false).</summary>
+    public static Tensor Copy(Tensor x, bool record = true)
+    {
+        var y = Tensor.Empty(x.Device, x.Shape);
+        x.Device.CopyBlock(x.Buffer, 0, 0, y.Buffer, 0, 0, 1, x.Length);
+        return record ? new CopyFn(x).Attach(y) : y;
+    }
+
+    public static Tensor Add(Tensor a, Tensor b) => BinaryFn.Apply(BinaryOp.Add, a, b);
+    public static Tensor Sub(Tensor a, Tensor b) => BinaryFn.Apply(BinaryOp.Sub, a, b);
+    public static Tensor Mul(Tensor a, Tensor b) => BinaryFn.Apply(BinaryOp.Mul, a, b);
+    public static Tensor Div(Tensor a, Tensor b) => BinaryFn.Apply(BinaryOp.Div, a, b);
+
+    /// <summary>y = alpha * x.</summary>
+    public static Tensor Scale(Tensor x, float alpha)
+    {
+        var y = Tensor.Empty(x.Device, x.Shape);
+        x.Device.Scale(alpha, x.Buffer, y.Buffer, x.Length);
+        return new ScaleFn(x, alpha).Attach(y);
+    }
+
+    sealed class CopyFn(Tensor x) : Function("Copy", x)
+    {
+        protected internal override Tensor?[] Backward(Tensor g) => [g];
+    }
+
+    sealed class ScaleFn(Tensor x, float alpha) : Function("Scale", x)
+    {
+        protected internal override Tensor?[] Backward(Tensor g) => [Scale(g, alpha)];
+    }
+
+    /// <summary>
+    /// a op b where b is a's shape, a trailing part of it (a bias or row: [.., C] with [C]), a per-row value
+    /// ([R, C] with [R, 1]) or a single element. The gradient of b sums over the broadcast.
+    /// </summary>
+    sealed class BinaryFn : Function
+    {
+        readonly BinaryOp _op;
+        readonly Tensor _a, _b;
+        readonly Broadcast _bc;
+
+        BinaryFn(BinaryOp op, Tensor a, Tensor b, Broadcast bc) : base(op.ToString(), a, b) { _op = op; _a = a; _b = b; _bc = bc; }
+
+        public static Tensor Apply(BinaryOp op, Tensor a, Tensor b)
+        {
+            string name = op.ToString();
+            Check.SameDevice(name, a, b);
+            var bc = BroadcastOf(name, a, b);
+            var y = Tensor.Empty(a.Device, a.Shape);
+            a.Device.Binary(op, a.Buffer, b.Buffer, y.Buffer, a.Length, bc);
+            return new BinaryFn(op, a, b, bc).Attach(y);
+        }
+
+        /// <summary>How b lines up with a, or a message naming both shapes.</summary>
+        internal static Broadcast BroadcastOf(string op, Tensor a, Tensor b)
+        {
+            if (ShapeUtil.Same(a.Shape, b.Shape)) return Broadcast.Same(a.Length);
+            if (b.Length == 1) return Broadcast.Scalar;
+            // b matches a trailing run of a's axes: a row/bias repeated over the leading axes.
+            var sb = b.Shape.AsSpan();
+            while (sb.Length > 1 && sb[0] == 1) sb = sb[1..];
+            if (sb.Length <= a.Rank && a.Shape.AsSpan(a.Rank - sb.Length).SequenceEqual(sb)) return Broadcast.Row(b.Length);
+            // b is a's shape with the last axis 1: one value per row.
+            if (b.Rank == a.Rank && b.Shape[^1] == 1 && a.Shape.AsSpan(0, a.Rank - 1).SequenceEqual(b.Shape.AsSpan(0, b.Rank - 1)))
+                return Broadcast.PerRow(b.Length, a.Shape[^1]);
+            throw new ArgumentException($"{op}: cannot broadcast {b.Describe()} onto {a.Describe()} " +
+                "(b must match a, a trailing part of a's shape, a's shape with last axis 1, or be a single value)");
+        }
+
+        protected internal override Tensor?[] Backward(Tensor g)
+        {
+            var dev = g.Device;
+            Tensor? da = null, db = null;
+            if (_a.RequiresGrad)
+            {
+                if (_op is BinaryOp.Add or BinaryOp.Sub) da = g;
+                else
+                {
+                    da = Tensor.Empty(dev, _a.Shape);
+                    dev.Binary(_op, g.Buffer, _b.Buffer, da.Buffer, g.Length, _bc); // dy*b or dy/b
+                }
+            }
+            if (_b.RequiresGrad)
+            {
+                db = Tensor.Empty(dev, _b.Shape);
+                if (_op == BinaryOp.Add && _bc.IsIdentity(g.Length)) dev.CopyBlock(g.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
+                else
+                {
+                    using var contrib = Tensor.Create(dev, g.Shape, scoped: false);
+                    dev.BinaryGradB(_op, _a.Buffer, _b.Buffer, g.Buffer, contrib.Buffer, g.Length, _bc);
+                    if (_bc.IsIdentity(g.Length)) dev.CopyBlock(contrib.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
+                    else dev.ReduceTo(contrib.Buffer, db.Buffer, g.Length, _bc);
+                }
+            }
+            return [da, db];
+        }
+    }
+}
