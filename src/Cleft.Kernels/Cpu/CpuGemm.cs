@@ -1,34 +1,75 @@
-using System.Numerics.Tensors;
-
 namespace Cleft.Kernels.Cpu;
 
+/// <summary>
+/// fp32 GEMM on the host cores. <see cref="Multiply"/> picks one of two routes by shape alone:
+/// <list type="bullet">
+/// <item>tiny or skinny problems (a few rows or columns, or under ~32^3 multiply-adds) go to the direct
+/// row-wise loops in CpuGemm.Small.cs, where packing and thread hand-off would cost more than the math;</item>
+/// <item>everything else goes to the packed, cache-blocked GotoBLAS/BLIS-style path in CpuGemm.Blocked.cs
+/// (packing in CpuGemm.Pack.cs, register-blocked micro-kernels in CpuGemm.MicroKernel.cs).</item>
+/// </list>
+/// Determinism: in both routes every output element is accumulated by one thread, in a fixed order over k
+/// that depends only on the shape, never on how work is split among threads. Same inputs give
+/// bit-identical outputs run to run (and for any core count on one machine).
+/// </summary>
 public static partial class CpuGemm
 {
-    /// <summary>C = alpha op(A) op(B) + beta C over the batch. Row-parallel: each output row is an axpy sweep over B.</summary>
+    // Below this many multiply-adds per problem, the direct loops beat packing (measured: ~32^3).
+    const long SmallMacs = 32 * 32 * 32;
+
+    /// <summary>C[b] = alpha op(A[b]) op(B[b]) + beta C[b] over the batch (row-major; stride 0 broadcasts).</summary>
+    /// <remarks>
+    /// beta = 0 overwrites C (NaNs already in C do not leak through); K = 0 or alpha = 0 gives C = beta C.
+    /// If C blocks of different batch items overlap (StrideC smaller than M*N, e.g. 0 to sum a weight
+    /// gradient over the batch with beta = 1), the items run one after another, as in <see cref="Reference"/>.
+    /// </remarks>
     public static void Multiply(float[] a, float[] b, float[] c, in GemmShape s)
     {
-        var sh = s;
-        Parallel.For(0, s.Batch * s.M, () => (acc: new float[sh.N], arow: new float[sh.K]), (row, _, scratch) =>
+        Validate(a, b, c, s);
+        if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
+        if (s.K == 0 || s.Alpha == 0f) { ScaleOnly(c, s); return; }
+
+        long macs = (long)s.M * s.N * s.K;
+        if (!PackedAvailable || macs <= SmallMacs || s.N < 8 || s.M < 4)
+            MultiplySmall(a, b, c, s);
+        else
+            MultiplyBlocked(a, b, c, s);
+    }
+
+    /// <summary>True when C blocks of consecutive batch items share elements, so items must run in order.</summary>
+    static bool COverlaps(in GemmShape s) => s.Batch > 1 && s.StrideC < (long)s.M * s.N;
+
+    // The fast paths index through raw pointers, so the shape is checked against the arrays up front.
+    static void Validate(float[] a, float[] b, float[] c, in GemmShape s)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(c);
+        if (s.Batch < 0 || s.M < 0 || s.N < 0 || s.K < 0)
+            throw new ArgumentException($"gemm: negative size in {s}");
+        if (s.StrideA < 0 || s.StrideB < 0 || s.StrideC < 0)
+            throw new ArgumentException($"gemm: negative stride in {s}");
+        if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
+        long last = s.Batch - 1;
+        Need(c, last * s.StrideC + (long)s.M * s.N, "C");
+        if (s.K == 0) return;
+        Need(a, last * s.StrideA + (long)s.M * s.K, "A");
+        Need(b, last * s.StrideB + (long)s.K * s.N, "B");
+
+        static void Need(float[] x, long n, string name)
         {
-            int bt = row / sh.M, i = row % sh.M;
-            long oa = bt * sh.StrideA, ob = bt * sh.StrideB, oc = bt * sh.StrideC + (long)i * sh.N;
-            var acc = scratch.acc.AsSpan();
-            var arow = scratch.arow.AsSpan();
-            for (int p = 0; p < sh.K; p++) arow[p] = sh.TransA ? a[oa + (long)p * sh.M + i] : a[oa + (long)i * sh.K + p];
-            if (!sh.TransB)
-            {
-                acc.Clear();
-                for (int p = 0; p < sh.K; p++)
-                    TensorPrimitives.MultiplyAdd(b.AsSpan((int)(ob + (long)p * sh.N), sh.N), arow[p], acc, acc);
-            }
-            else
-            {
-                for (int j = 0; j < sh.N; j++) acc[j] = TensorPrimitives.Dot(arow, b.AsSpan((int)(ob + (long)j * sh.K), sh.K));
-            }
-            var crow = c.AsSpan((int)oc, sh.N);
-            if (sh.Beta == 0f) TensorPrimitives.Multiply(acc, sh.Alpha, crow);
-            else { TensorPrimitives.Multiply(crow, sh.Beta, crow); TensorPrimitives.MultiplyAdd(acc, sh.Alpha, crow, crow); }
-            return scratch;
-        }, _ => { });
+            if (x.LongLength < n) throw new ArgumentException($"gemm: {name} needs {n} elements, has {x.LongLength}");
+        }
+    }
+
+    // C = beta C: the whole result when there is nothing to multiply.
+    static void ScaleOnly(float[] c, in GemmShape s)
+    {
+        for (int bt = 0; bt < s.Batch; bt++)
+        {
+            var cb = c.AsSpan((int)(bt * s.StrideC), s.M * s.N);
+            if (s.Beta == 0f) cb.Clear();
+            else if (s.Beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(cb, s.Beta, cb);
+        }
     }
 }
