@@ -1,131 +1,120 @@
 namespace Cleft.Kernels.Cpu;
 
 /// <summary>
-/// The packed, cache-blocked GEMM (GotoBLAS / BLIS loop structure):
+/// The packed, cache-blocked GEMM (GotoBLAS / BLIS loop structure) over one slab of C:
 /// <code>
-/// for jc in N step NC          B block KC x NC, packed once and shared by all threads (L3)
-///   for pc in K step KC        beta applies on the first pc only; later ones accumulate (beta = 1)
+/// for jc in cols step NC           B block KC x NC packed per thread (L3-sized bound)
+///   for pc in K step KC            beta applies on the first pc only; later ones accumulate (beta = 1)
 ///     pack B[pc, jc]
-///     for ic in my rows step MC      A block MC x KC, packed per thread (L2)
+///     for ic in rows step MC       A block MC x KC packed per thread (L2)
 ///       pack A[ic, pc]
-///       for jr in NC step NR         B micro-panel KC x NR stays in L1 across the ir loop
-///         for ir in MC step MR       A micro-panel streams from L2
+///       for jr in NC step NR       B micro-panel KC x NR is reused across the ir loop (L1/L2)
+///         for ir in MC step MR     A micro-panel streams from L2
 ///           micro-kernel (MR x NR tile of C in registers)
 /// </code>
-/// Threads split a problem by a fixed rule (rows, or column panels when rows are few), or take whole batch
-/// items when there are many; either way each C element's arithmetic is the same, so outputs never
-/// depend on the split or on timing.
+/// Threading: a problem is cut into fixed slabs up front - whole batch items when there are many, else
+/// each item into one slab per core along N (each thread packs its own columns of B and all of A) or
+/// along M (its own rows of A and all of B), whichever duplicates less packing. Slabs are independent,
+/// so there is one Parallel.For per call and no barrier per KC step. Every C element sees the same
+/// arithmetic whichever slab holds it, so the output never depends on the split or on timing.
 /// </summary>
 public static unsafe partial class CpuGemm
 {
-    // KC x NR x 4 B = 32 KB of B micro-panel for AVX-512: the L1 working set of the ir loop (Zen4 L1d 32 KB,
-    // the panel is read once per A micro-panel so it stays mostly resident); MC x KC x 4 B = 192 KB of
-    // packed A sits comfortably in a 1 MB L2; NC bounds the shared B block (KC x NC x 4 B = 4 MB in L3).
-    static readonly int KC = Wide ? 256 : 256;
+    // With NR = 32, a KC = 256 B micro-panel is 32 KB: it is re-read for each of the MC/MR A micro-panels,
+    // from L1 or a hardware-prefetched L2 stream. MC x KC x 4 B = 192 KB of packed A sits in a 1 MB L2.
+    // NC bounds the per-thread B block (KC x NC x 4 B = 4 MB). Tuned on Zen4 (see docs/PERFORMANCE.md).
+    static readonly int KC = 256;
     static readonly int MC = Wide ? 192 : 96;
     static readonly int NC = 4096;
 
-    // Under this many multiply-adds a whole problem runs on one thread (parallel hand-off is ~10 us).
+    // Under this many multiply-adds a problem runs on the calling thread (parallel hand-off is ~10 us).
     const long ParallelMacs = 1L << 20;
 
     static void MultiplyBlocked(float[] a, float[] b, float[] c, GemmShape s)
     {
         long macsPerItem = (long)s.M * s.N * s.K;
         int threads = Environment.ProcessorCount;
-        bool overlap = COverlaps(s);
         if (threads == 1 || macsPerItem * s.Batch < ParallelMacs)
         {
-            for (int bt = 0; bt < s.Batch; bt++) Item(a, b, c, s, bt, 1);
+            for (int bt = 0; bt < s.Batch; bt++) Slab(a, b, c, s, bt, 0, s.M, 0, s.N);
+            return;
         }
-        else if (!overlap && s.Batch >= 2 * threads || macsPerItem < ParallelMacs && !overlap)
+        int rowPanels = (s.M + MR - 1) / MR, colPanels = (s.N + NR - 1) / NR;
+        // Split one item along N when that duplicates less packing ((T-1) M K of A) than along M
+        // ((T-1) K N of B), as long as each part gets a couple of panels.
+        bool byCols = colPanels >= 2 * threads && (s.M <= s.N || rowPanels < 2 * threads);
+        bool byRows = !byCols && rowPanels >= 2 * threads;
+        // Many items, or items too small to cut: a whole item per task.
+        int parts = s.Batch >= 2 * threads || macsPerItem < ParallelMacs || !(byCols || byRows) ? 1 : threads;
+
+        if (COverlaps(s))
         {
-            // Many items (attention heads, per-sample products): one item per task, scheduled freely;
-            // the bits do not depend on which thread runs which item.
-            Parallel.For(0, s.Batch, bt => Item(a, b, c, s, bt, 1));
+            // Items add into shared C: items in order, each split across the cores.
+            for (int bt = 0; bt < s.Batch; bt++)
+            {
+                int item = bt;
+                if (parts == 1) Slab(a, b, c, s, bt, 0, s.M, 0, s.N);
+                else Parallel.For(0, parts, t => Part(a, b, c, s, item, t, parts, byCols));
+            }
+            return;
+        }
+        Parallel.For(0, s.Batch * parts, task => Part(a, b, c, s, task / parts, task % parts, parts, byCols));
+    }
+
+    /// <summary>Part <paramref name="t"/> of <paramref name="parts"/> of batch item <paramref name="bt"/>.</summary>
+    static void Part(float[] a, float[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols)
+    {
+        if (parts == 1) { Slab(a, b, c, s, bt, 0, s.M, 0, s.N); return; }
+        if (byCols)
+        {
+            int panels = (s.N + NR - 1) / NR;
+            Slab(a, b, c, s, bt, 0, s.M, Split(panels, parts, t) * NR, Math.Min(s.N, Split(panels, parts, t + 1) * NR));
         }
         else
         {
-            for (int bt = 0; bt < s.Batch; bt++) Item(a, b, c, s, bt, threads);
-        }
-    }
-
-    /// <summary>One batch item on <paramref name="threads"/> threads (1 = on the calling thread).</summary>
-    static void Item(float[] a, float[] b, float[] c, in GemmShape s, int bt, int threads)
-    {
-        int m = s.M, n = s.N, k = s.K;
-        int kcMax = Math.Min(KC, k), ncMax = Math.Min(NC, n);
-        int panelsMax = (ncMax + NR - 1) / NR;
-        float* packB = PackBBuffer((long)panelsMax * NR * kcMax);
-        var sh = s;
-        nint pB = (nint)packB;
-
-        // Fixed split of the item: by rows (in whole MR panels) when there are enough, else by B panels.
-        int rowPanels = (m + MR - 1) / MR;
-        bool splitRows = rowPanels >= 2 * threads;
-
-        for (int jc = 0; jc < n; jc += NC)
-        {
-            int nc = Math.Min(NC, n - jc);
-            int panels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC)
-            {
-                int kc = Math.Min(KC, k - pc);
-                float beta = pc == 0 ? s.Beta : 1f;
-                if (threads == 1)
-                {
-                    PackBRange(b, sh, bt, pc, kc, jc, nc, 0, panels, packB);
-                    Compute(a, c, sh, bt, pc, kc, jc, nc, 0, m, 0, panels, beta, packB);
-                    continue;
-                }
-                int jcc = jc, pcc = pc;
-                Parallel.For(0, threads, t =>
-                    PackBRange(b, sh, bt, pcc, kc, jcc, nc, Split(panels, threads, t), Split(panels, threads, t + 1), (float*)pB));
-                Parallel.For(0, threads, t =>
-                {
-                    if (splitRows)
-                        Compute(a, c, sh, bt, pcc, kc, jcc, nc, Split(rowPanels, threads, t) * MR,
-                            Math.Min(m, Split(rowPanels, threads, t + 1) * MR), 0, panels, beta, (float*)pB);
-                    else
-                        Compute(a, c, sh, bt, pcc, kc, jcc, nc, 0, m,
-                            Split(panels, threads, t), Split(panels, threads, t + 1), beta, (float*)pB);
-                });
-            }
+            int panels = (s.M + MR - 1) / MR;
+            Slab(a, b, c, s, bt, Split(panels, parts, t) * MR, Math.Min(s.M, Split(panels, parts, t + 1) * MR), 0, s.N);
         }
     }
 
     /// <summary>Start of part <paramref name="t"/> when <paramref name="count"/> units go to <paramref name="parts"/> parts.</summary>
     static int Split(int count, int parts, int t) => (int)((long)count * t / parts);
 
-    static void PackBRange(float[] b, in GemmShape s, int bt, int pc, int kc, int jc, int nc, int panel0, int panel1, float* packB)
+    /// <summary>C rows [r0, r1) x cols [c0, c1) of batch item <paramref name="bt"/>, on this thread.</summary>
+    static void Slab(float[] a, float[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1)
     {
-        if (panel0 >= panel1) return;
-        fixed (float* pb = b)
-            PackB(pb + bt * s.StrideB, s.TransB, s.Ldb, pc, kc, jc, nc, panel0, panel1, packB);
-    }
-
-    /// <summary>Rows [r0, r1) x B panels [panel0, panel1) of the current (jc, pc) block, on this thread.</summary>
-    static void Compute(float[] a, float[] c, in GemmShape s, int bt, int pc, int kc, int jc, int nc,
-        int r0, int r1, int panel0, int panel1, float beta, float* packB)
-    {
-        if (r0 >= r1 || panel0 >= panel1) return;
-        int mr = MR, nr = NR;
-        float* packA = PackABuffer((long)MC * kc);
+        if (r0 >= r1 || c0 >= c1) return;
+        int mr = MR, nr = NR, k = s.K;
+        int kcMax = Math.Min(KC, k);
+        int ncMax = Math.Min(NC, c1 - c0);
+        float* packA = PackABuffer((long)MC * kcMax);
+        float* packB = PackBBuffer((long)((ncMax + nr - 1) / nr) * nr * kcMax);
         nint ldc = s.N;
-        fixed (float* pa0 = a, pc0 = c)
+        fixed (float* pa0 = a, pb0 = b, pc0 = c)
         {
-            float* pa = pa0 + bt * s.StrideA;
-            float* cBase = pc0 + bt * s.StrideC;
-            for (int ic = r0; ic < r1; ic += MC)
+            float* pa = pa0 + bt * s.StrideA, pb = pb0 + bt * s.StrideB, cBase = pc0 + bt * s.StrideC;
+            for (int jc = c0; jc < c1; jc += NC)
             {
-                int mc = Math.Min(MC, r1 - ic);
-                PackA(pa, s.TransA, s.Lda, ic, mc, pc, kc, s.Alpha, packA);
-                for (int pj = panel0; pj < panel1; pj++)
+                int nc = Math.Min(NC, c1 - jc);
+                int panels = (nc + nr - 1) / nr;
+                for (int pc = 0; pc < k; pc += KC)
                 {
-                    int jr = pj * nr, cols = Math.Min(nr, nc - jr);
-                    float* bp = packB + (nint)pj * nr * kc;
-                    float* cc = cBase + (nint)ic * ldc + jc + jr;
-                    for (int ir = 0; ir < mc; ir += mr)
-                        Tile(kc, packA + (nint)ir * kc, bp, cc + ir * ldc, ldc, Math.Min(mr, mc - ir), cols, beta);
+                    int kc = Math.Min(KC, k - pc);
+                    float beta = pc == 0 ? s.Beta : 1f;
+                    PackB(pb, s.TransB, s.Ldb, pc, kc, jc, nc, 0, panels, packB);
+                    for (int ic = r0; ic < r1; ic += MC)
+                    {
+                        int mc = Math.Min(MC, r1 - ic);
+                        PackA(pa, s.TransA, s.Lda, ic, mc, pc, kc, s.Alpha, packA);
+                        for (int pj = 0; pj < panels; pj++)
+                        {
+                            int cols = Math.Min(nr, nc - pj * nr);
+                            float* bp = packB + (nint)pj * nr * kc;
+                            float* cc = cBase + (nint)ic * ldc + jc + pj * nr;
+                            for (int ir = 0; ir < mc; ir += mr)
+                                Tile(kc, packA + (nint)ir * kc, bp, cc + ir * ldc, ldc, Math.Min(mr, mc - ir), cols, beta);
+                        }
+                    }
                 }
             }
         }
