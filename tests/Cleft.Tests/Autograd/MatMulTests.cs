@@ -1,0 +1,72 @@
+using Cleft.Autograd;
+using Cleft.Kernels.Cpu;
+using static Cleft.Tests.Autograd.GradCheck;
+
+namespace Cleft.Tests.Autograd;
+
+public class MatMulTests
+{
+    public static TheoryData<string, bool, bool> Cases()
+    {
+        var d = new TheoryData<string, bool, bool>();
+        foreach (var mode in new[] { "plain", "batched", "shared" })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true }) d.Add(mode, ta, tb);
+        return d;
+    }
+
+    /// <summary>Shapes as stored: a is [batch.., M, K] or [batch.., K, M]; b likewise, without batch axes when shared.</summary>
+    static (int[] A, int[] B) Shapes(string mode, int batch, int m, int n, int k, bool ta, bool tb)
+    {
+        int[] a2 = ta ? [k, m] : [m, k], b2 = tb ? [n, k] : [k, n];
+        return mode switch
+        {
+            "plain" => (a2, b2),
+            "batched" => ([batch, .. a2], [batch, .. b2]),
+            _ => ([batch, .. a2], b2),
+        };
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void ForwardMatchesFloat64(string mode, bool ta, bool tb)
+    {
+        const int batch = 3, m = 37, n = 29, k = 53;
+        var (sa, sb) = Shapes(mode, batch, m, n, k, ta, tb);
+        var rng = new Rng(21);
+        float[] a = TestData.NonZero(rng, Reference64.Count(sa)), b = TestData.NonZero(rng, Reference64.Count(sb));
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var y = Ops.MatMul(Tensor.FromArray(dev, a, sa), Tensor.FromArray(dev, b, sb), ta, tb);
+        int bt = mode == "plain" ? 1 : batch;
+        Assert.Equal(mode == "plain" ? [m, n] : new[] { batch, m, n }, y.Shape);
+        // K = 53 products of magnitude <= 2.25: float32 accumulation error stays well under 1e-4.
+        TestData.AssertClose(Reference64.MatMul(a, b, bt, m, n, k, ta, tb, sharedB: mode == "shared"), y, 1e-4, 1e-5, $"MatMul {mode} ta={ta} tb={tb}");
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Gradients(string mode, bool ta, bool tb)
+    {
+        var (sa, sb) = Shapes(mode, 2, 3, 4, 5, ta, tb);
+        var rng = new Rng(22);
+        // Linear in each input: central differences are exact up to float32 rounding of the outputs.
+        Run(x => Ops.MatMul(x[0], x[1], ta, tb),
+            [In(TestData.NonZero(rng, Reference64.Count(sa)), sa), In(TestData.NonZero(rng, Reference64.Count(sb)), sb)],
+            step: 1e-2, atol: 1e-3, rtol: 1e-3);
+    }
+
+    [Fact]
+    public void SharedWeightGradientSumsOverTheBatch()
+    {
+        // The same weight applied to two halves equals applying it to the stacked batch.
+        var rng = new Rng(23);
+        float[] a = TestData.NonZero(rng, 2 * 3 * 4), w = TestData.NonZero(rng, 4 * 5);
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var wt = Tensor.FromArray(dev, w, 4, 5); wt.RequiresGrad = true;
+        Ops.Sum(Ops.MatMul(Tensor.FromArray(dev, a, 2, 3, 4), wt)).Backward();
+        var batched = wt.Grad!.ToArray();
+        var w2 = Tensor.FromArray(dev, w, 4, 5); w2.RequiresGrad = true;
+        Ops.Sum(Ops.MatMul(Tensor.FromArray(dev, a, 6, 4), w2)).Backward();
+        TestData.AssertClose(w2.Grad!.ToArray().Select(v => (double)v).ToArray(), batched, 1e-5, 1e-5, "shared weight gradient");
+    }
+}
