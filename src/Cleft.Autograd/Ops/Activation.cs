@@ -13,20 +13,21 @@ public static partial class Ops
     /// <summary>
     /// Inverted dropout: zeroes each element with probability <paramref name="p"/> and scales the rest by
     /// 1/(1-p). The mask seed is drawn from <paramref name="rng"/> only when dropout is active, so evaluation
-    /// does not advance the stream. With p = 0 or outside training, x itself is returned.
+    /// does not advance the stream. With p = 0 or outside training the result is a view of x (no copy), not
+    /// x itself, so disposing the result can never dispose the input.
     /// </summary>
     public static Tensor Dropout(Tensor x, float p, Rng rng, bool training = true)
     {
         ArgumentNullException.ThrowIfNull(rng);
         CheckDropout(x, p);
-        return p == 0f || !training ? x : Dropout(x, p, rng.NextUInt64(), training);
+        return p == 0f || !training ? View("Dropout", x, x.Shape) : Dropout(x, p, rng.NextUInt64(), training);
     }
 
     /// <summary>Dropout with an explicit mask seed: the same (seed, shape) always drops the same elements.</summary>
     public static Tensor Dropout(Tensor x, float p, ulong seed, bool training = true)
     {
         CheckDropout(x, p);
-        if (p == 0f || !training) return x;
+        if (p == 0f || !training) return View("Dropout", x, x.Shape);
         var y = Tensor.Empty(x.Device, x.Shape);
         x.Device.Dropout(x.Buffer, y.Buffer, x.Length, p, seed);
         return new DropoutFn(x, p, seed).Attach(y);

@@ -11,8 +11,11 @@ public static partial class Ops
     public static Tensor Reshape(Tensor x, params int[] shape)
     {
         var target = ResolveShape(x, shape);
-        return new ReshapeFn(x).Attach(x.ViewAs(target));
+        return View("Reshape", x, target);
     }
+
+    /// <summary>A recorded view: new shape, shared storage, the gradient viewed back.</summary>
+    static Tensor View(string op, Tensor x, int[] shape) => new ViewFn(op, x).Attach(x.ViewAs(shape));
 
     static int[] ResolveShape(Tensor x, int[] shape)
     {
@@ -55,7 +58,7 @@ public static partial class Ops
     /// <summary>Reorders axes: output axis k is input axis perm[k] (negative entries count from the end).</summary>
     public static Tensor Permute(Tensor x, params int[] perm) => PermuteFn.Apply("Permute", x, perm);
 
-    sealed class ReshapeFn(Tensor x) : Function("Reshape", x)
+    sealed class ViewFn(string name, Tensor x) : Function(name, x)
     {
         // A view of the incoming gradient; the engine owns each gradient it receives exclusively, and this
         // one has a single consumer, so sharing storage with g is safe.

@@ -24,6 +24,7 @@ public class DropoutTests
     {
         var x = TestData.NonZero(new Rng(72), 40);
         Run(t => Ops.Dropout(t[0], 0.3f, 99UL), [In(x, 4, 10)], 1e-2, 1e-4, 1e-3);
+        Run(t => Ops.Dropout(t[0], 0.3f, 99UL, training: false), [In(x, 4, 10)], 1e-2, 1e-4, 1e-3);
     }
 
     [Fact]
@@ -39,8 +40,13 @@ public class DropoutTests
         Assert.Equal(a1, Ops.Dropout(t, 0.5f, r2).ToArray());
         Assert.Equal(b1, Ops.Dropout(t, 0.5f, r2).ToArray());
         Assert.NotEqual(a1, b1); // a fresh seed per call
-        Assert.Same(t, Ops.Dropout(t, 0.5f, r1, training: false));
-        Assert.Same(t, Ops.Dropout(t, 0f, r1));
+        foreach (var id in new[] { Ops.Dropout(t, 0.5f, r1, training: false), Ops.Dropout(t, 0f, r1), Ops.Dropout(t, 0.5f, 3UL, training: false) })
+        {
+            Assert.Same(t.Buffer, id.Buffer); // a view: no copy
+            id.Dispose();
+            Assert.False(t.IsDisposed);
+        }
+        Assert.Equal(x, t.ToArray());
         // Evaluation does not consume the stream: r1 and r2 still agree.
         Assert.Equal(r2.NextUInt64(), r1.NextUInt64());
     }

@@ -73,6 +73,10 @@ public class RowOpsTests
         Run(x => Ops.LayerNorm(x[0], x[1], x[2]),
             [In(TestData.Normal(rng, 12), 2, 6), Const(TestData.NonZero(rng, 6), 6), Const(TestData.NonZero(rng, 6), 6)],
             step: 1e-2, atol: 2e-3, rtol: 1e-2);
+        // And the reverse: a constant input still trains gamma and beta.
+        Run(x => Ops.LayerNorm(x[0], x[1], x[2]),
+            [Const(TestData.Normal(rng, 12), 2, 6), In(TestData.NonZero(rng, 6), 6), In(TestData.NonZero(rng, 6), 6)],
+            step: 1e-2, atol: 2e-3, rtol: 1e-2);
     }
 
     [Fact]
