@@ -112,10 +112,16 @@ public static class Autograd
                 if (g is null || !parent.RequiresGrad) { if (g is not null && !ReferenceEquals(g, gOut)) g.Dispose(); continue; }
                 if (!ShapeUtil.Same(g.Shape, parent.Shape))
                     throw new InvalidOperationException($"{fn.Name}: backward produced gradient {g.ShapeString} for input {parent.Describe()}");
-                if (ReferenceEquals(g, gOut)) { if (gOutHandedOut) g = Ops.Copy(gOut, record: false); gOutHandedOut = true; }
-                if (parent.IsLeaf) { AccumulateLeaf(parent, g); g.Dispose(); }
-                else if (grads.TryGetValue(parent, out var existing)) { parent.Device.Axpy(1f, g.Buffer, existing.Buffer, g.Length); g.Dispose(); }
-                else grads[parent] = g;
+                // gOut is only read when accumulated, so it may serve several parents; it is handed out
+                // (stored as a parent's own gradient) at most once, and then no longer disposed here.
+                bool isOut = ReferenceEquals(g, gOut);
+                if (parent.IsLeaf) { AccumulateLeaf(parent, g); if (!isOut) g.Dispose(); }
+                else if (grads.TryGetValue(parent, out var existing)) { parent.Device.Axpy(1f, g.Buffer, existing.Buffer, g.Length); if (!isOut) g.Dispose(); }
+                else
+                {
+                    if (isOut) { if (gOutHandedOut) g = Ops.Copy(gOut, record: false); gOutHandedOut = true; }
+                    grads[parent] = g;
+                }
             }
             if (!gOutHandedOut) gOut.Dispose();
             if (!retainGraph) fn.Free();
