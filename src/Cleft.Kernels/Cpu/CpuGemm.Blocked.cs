@@ -14,7 +14,7 @@ namespace Cleft.Kernels.Cpu;
 /// </code>
 /// Threading: a problem is cut into fixed slabs up front - whole batch items when there are many, else
 /// each item into one slab per core along N (each thread packs its own columns of B and all of A) or
-/// along M (its own rows of A and all of B), whichever duplicates less packing. Slabs are independent,
+/// along M (its own rows of A and all of B), whichever duplicates cheaper packing. Slabs are independent,
 /// so there is one Parallel.For per call and no barrier per KC step. Every C element sees the same
 /// arithmetic whichever slab holds it, so the output never depends on the split or on timing.
 /// </summary>
@@ -40,9 +40,11 @@ public static unsafe partial class CpuGemm
             return;
         }
         int rowPanels = (s.M + MR - 1) / MR, colPanels = (s.N + NR - 1) / NR;
-        // Split one item along N when that duplicates less packing ((T-1) M K of A) than along M
-        // ((T-1) K N of B), as long as each part gets a couple of panels.
-        bool byCols = colPanels >= 2 * threads && (s.M <= s.N || rowPanels < 2 * threads);
+        // Split one item along N (every thread packs all of A) or along M (every thread packs all of B),
+        // whichever duplicates less packing work, as long as each part gets a couple of panels. An
+        // interleaving pack (A as stored [M,K], B as stored [N,K]) costs ~3x a pack of contiguous runs.
+        double packA = (double)s.M * s.K * (s.TransA ? 1 : 3), packB = (double)s.K * s.N * (s.TransB ? 3 : 1);
+        bool byCols = colPanels >= 2 * threads && (packA <= packB || rowPanels < 2 * threads);
         bool byRows = !byCols && rowPanels >= 2 * threads;
         // Many items, or items too small to cut: a whole item per task.
         int parts = s.Batch >= 2 * threads || macsPerItem < ParallelMacs || !(byCols || byRows) ? 1 : threads;

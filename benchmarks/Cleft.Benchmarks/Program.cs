@@ -1,0 +1,32 @@
+using BenchmarkDotNet.Running;
+
+namespace Cleft.Benchmarks;
+
+/// <summary>
+/// Entry point.
+///   side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds 3] [--min-seconds 1] [--python /usr/bin/python3]
+///       ours vs PyTorch in one run, as a table (see SideBySide.cs)
+///   bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
+///       the BenchmarkDotNet suites (GemmBenchmarks: GFLOP/s column)
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        string command = args.Length > 0 ? args[0] : "";
+        switch (command)
+        {
+            case "side-by-side":
+                return SideBySide.Run(args[1..]);
+            case "bdn":
+                var rest = args[1..];
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
+                    .Run(rest.Length == 0 ? ["--filter", "*"] : rest);
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: Cleft.Benchmarks side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds R] [--min-seconds S] [--python PATH]");
+                Console.Error.WriteLine("       Cleft.Benchmarks bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]");
+                return command is "" or "-h" or "--help" ? 0 : 2;
+        }
+    }
+}

@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Cleft.Kernels;
+using Cleft.Kernels.Cpu;
+
+namespace Cleft.Benchmarks;
+
+/// <summary>One timed call of our engine and the work it does.</summary>
+public sealed record Workload(Action Run, double Flops);
+
+/// <summary>
+/// A named comparison: <see cref="Ours"/> builds our workload for a size, <see cref="TorchCase"/> names the
+/// matching function in benchmarks/torch_gemm.py (its CASES table). To add an op (attention, contrastive
+/// loss, ...): add a case here and a function of the same name there.
+/// </summary>
+public sealed record BenchCase(string Name, string TorchCase, string Description, Func<int, Workload> Ours);
+
+/// <summary>
+/// Ours vs PyTorch in one run: in each round, times every case at every size in our engine (JIT warmed,
+/// median of repeats), then launches the torch script once per case for the same sizes; prints tables.
+/// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
+/// --script benchmarks/torch_gemm.py
+/// </summary>
+public static class SideBySide
+{
+    public static readonly BenchCase[] Cases =
+    [
+        new("gemm", "gemm", "C = A B, square fp32, row-major", n =>
+        {
+            var a = Data.Uniform((long)n * n, 1);
+            var b = Data.Uniform((long)n * n, 2);
+            var c = new float[(long)n * n];
+            var s = GemmShape.Contiguous(1, n, n, n);
+            return new Workload(() => CpuGemm.Multiply(a, b, c, s), s.Flops);
+        }),
+    ];
+
+    // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
+    // core type / blocking (see REFERENCE.md section 5).
+    static readonly string[] UnsetForTorch = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
+    public static int Run(string[] args)
+    {
+        int[] sizes = [256, 512, 1024, 2048];
+        string[] caseNames = Cases.Select(c => c.Name).ToArray();
+        double minSeconds = 1.0;
+        int rounds = 3;
+        string python = "/usr/bin/python3";
+        string? script = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); break;
+                case "--cases": caseNames = Next().Split(','); break;
+                case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--python": python = Next(); break;
+                case "--rounds": rounds = Math.Max(1, int.Parse(Next())); break;
+                case "--script": script = Next(); break;
+                default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
+            }
+        }
+        var cases = new List<BenchCase>();
+        foreach (var name in caseNames)
+        {
+            var found = Cases.FirstOrDefault(c => c.Name == name);
+            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}"); return 2; }
+            cases.Add(found);
+        }
+        int threads = Environment.ProcessorCount;
+        PrintMachine(threads);
+        script ??= FindScript();
+
+        // Rounds alternate ours and torch so both sides see the same background load (shared machines:
+        // other builds steal cores). Each round records a median per size.
+        var ours = new Dictionary<(string, int), List<double>>();
+        var torch = new Dictionary<(string, int), List<double>>();
+        string? torchInfo = null, torchError = null;
+        for (int round = 1; round <= rounds; round++)
+        {
+            Console.WriteLine($"-- round {round} of {rounds}");
+            foreach (var bc in cases)
+            {
+                foreach (int n in sizes)
+                {
+                    var w = bc.Ours(n);
+                    double sec = MedianSeconds(w.Run, minSeconds);
+                    Add(ours, (bc.Name, n), w.Flops / sec / 1e9);
+                    Console.WriteLine($"ours   {bc.Name,-10} {n,6}: {w.Flops / sec / 1e9,8:F1} GFLOP/s ({sec * 1e3:F3} ms)");
+                }
+                if (torchError != null) continue;
+                var result = RunTorch(python, script, bc.TorchCase, sizes, threads, minSeconds, round == 1, out torchError);
+                if (result == null) { Console.WriteLine($"torch  {bc.Name}: not measured: {torchError}"); continue; }
+                torchInfo ??= result.Value.Info;
+                foreach (var (n, gflops) in result.Value.Gflops)
+                {
+                    Add(torch, (bc.Name, n), gflops);
+                    Console.WriteLine($"torch  {bc.Name,-10} {n,6}: {gflops,8:F1} GFLOP/s");
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(torchInfo ?? $"torch: not measured ({torchError})");
+        if (rounds > 1)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"Best of {rounds} rounds (each round: median of repeats; the least-disturbed round per side):");
+            PrintTable(cases, sizes, ours, torch, l => l.Max());
+            Console.WriteLine();
+            Console.WriteLine($"Median of {rounds} rounds:");
+        }
+        Console.WriteLine();
+        PrintTable(cases, sizes, ours, torch, Median);
+        return 0;
+    }
+
+    static void Add(Dictionary<(string, int), List<double>> d, (string, int) key, double v)
+    {
+        if (!d.TryGetValue(key, out var list)) d[key] = list = [];
+        list.Add(v);
+    }
+
+    static double Median(List<double> l)
+    {
+        var s = l.Order().ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : 0.5 * (s[s.Count / 2 - 1] + s[s.Count / 2]);
+    }
+
+    static void PrintTable(List<BenchCase> cases, int[] sizes, Dictionary<(string, int), List<double>> ours,
+        Dictionary<(string, int), List<double>> torch, Func<List<double>, double> pick)
+    {
+        Console.WriteLine("| case | size | ours GFLOP/s | torch GFLOP/s | ours/torch |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var bc in cases)
+            foreach (int n in sizes)
+            {
+                double o = pick(ours[(bc.Name, n)]);
+                bool has = torch.TryGetValue((bc.Name, n), out var tl);
+                string t = has ? pick(tl!).ToString("F1") : "n/a";
+                string r = has ? (o / pick(tl!)).ToString("F2") : "n/a";
+                Console.WriteLine($"| {bc.Name} | {n} | {o:F1} | {t} | {r} |");
+            }
+    }
+
+    static void PrintMachine(int threads)
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException) { }
+        string simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512 (Vector512)"
+            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2 (Vector256)" : "no 256-bit SIMD";
+        Console.WriteLine($"machine: {cpu}, {threads} cores, {RuntimeInformation.FrameworkDescription}, {simd}");
+        Console.WriteLine($"threads: ours {threads} (Parallel.For), torch {threads} (set_num_threads, OPENBLAS_NUM_THREADS)");
+    }
+
+    /// <summary>Median wall time of one call after warming the JIT (tiered code and OSR settle in the first calls).</summary>
+    public static double MedianSeconds(Action run, double minSeconds)
+    {
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 5 || warm.Elapsed.TotalSeconds < Math.Min(0.5, minSeconds); i++) run();
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 7 || (total.Elapsed.TotalSeconds < minSeconds && times.Count < 1000))
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    readonly record struct TorchResult(string Info, List<(int Size, double Gflops)> Gflops);
+
+    static TorchResult? RunTorch(string python, string? script, string torchCase, int[] sizes, int threads, double minSeconds, bool verbose, out string? error)
+    {
+        error = null;
+        if (!File.Exists(python)) { error = $"{python} not found (Debian python3 with python3-torch is needed for the comparison)"; return null; }
+        if (script == null || !File.Exists(script)) { error = "benchmarks/torch_gemm.py not found (run from the repository or pass --script)"; return null; }
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { script, "--cases", torchCase, "--sizes", string.Join(",", sizes), "--threads", threads.ToString(),
+                     "--min-seconds", minSeconds.ToString(CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        foreach (var name in UnsetForTorch)
+        {
+            string? value = Environment.GetEnvironmentVariable(name);
+            if (value != null && verbose) Console.WriteLine($"torch: unsetting {name}={value} for the torch subprocess");
+            psi.Environment.Remove(name);
+        }
+        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            string msg = stderr.Result.Trim();
+            error = msg.Contains("No module named 'torch'") ? $"PyTorch is not installed for {python} (apt-get install python3-torch)"
+                : $"{python} {Path.GetFileName(script)} exited with {p.ExitCode}: {Tail(msg)}";
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(stdout);
+            var root = doc.RootElement;
+            string info = $"torch {root.GetProperty("torch").GetString()} on {root.GetProperty("threads").GetInt32()} threads, BLAS: {root.GetProperty("blas").GetString()}";
+            var list = root.GetProperty("results").EnumerateArray()
+                .Select(r => (r.GetProperty("size").GetInt32(), r.GetProperty("gflops").GetDouble())).ToList();
+            return new TorchResult(info, list);
+        }
+        catch (JsonException e)
+        {
+            error = $"could not read the torch script's output ({e.Message}): {Tail(stdout)}";
+            return null;
+        }
+    }
+
+    static string Tail(string s) => s.Length <= 400 ? s : "..." + s[^400..];
+
+    /// <summary>benchmarks/torch_gemm.py: searched upward from the working directory, then next to this source file.</summary>
+    static string? FindScript()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "benchmarks", "torch_gemm.py");
+            if (File.Exists(candidate)) return candidate;
+        }
+        string besideSource = Path.GetFullPath(Path.Combine(SourceDirectory(), "..", "torch_gemm.py"));
+        return File.Exists(besideSource) ? besideSource : null;
+    }
+
+    static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path) ?? ".";
+}
