@@ -105,6 +105,9 @@ public static class Autograd
             if (fn.Freed) throw FreedError(fn);
             var parentGrads = fn.Backward(gOut);
             bool gOutHandedOut = false;
+            int lastOut = -1;
+            for (int p = 0; p < fn.Parents.Length; p++)
+                if (ReferenceEquals(parentGrads[p], gOut) && fn.Parents[p].RequiresGrad) lastOut = p;
             for (int p = 0; p < fn.Parents.Length; p++)
             {
                 var parent = fn.Parents[p];
@@ -112,14 +115,14 @@ public static class Autograd
                 if (g is null || !parent.RequiresGrad) { if (g is not null && !ReferenceEquals(g, gOut)) g.Dispose(); continue; }
                 if (!ShapeUtil.Same(g.Shape, parent.Shape))
                     throw new InvalidOperationException($"{fn.Name}: backward produced gradient {g.ShapeString} for input {parent.Describe()}");
-                // gOut is only read when accumulated, so it may serve several parents; it is handed out
-                // (stored as a parent's own gradient) at most once, and then no longer disposed here.
+                // gOut may serve several parents. Accumulating only reads it; storing it as a parent's own
+                // gradient gives it away (later accumulation writes into it), so only its last use may do that.
                 bool isOut = ReferenceEquals(g, gOut);
                 if (parent.IsLeaf) { AccumulateLeaf(parent, g); if (!isOut) g.Dispose(); }
                 else if (grads.TryGetValue(parent, out var existing)) { parent.Device.Axpy(1f, g.Buffer, existing.Buffer, g.Length); if (!isOut) g.Dispose(); }
                 else
                 {
-                    if (isOut) { if (gOutHandedOut) g = Ops.Copy(gOut, record: false); gOutHandedOut = true; }
+                    if (isOut) { if (p < lastOut) g = Ops.Copy(gOut, record: false); else gOutHandedOut = true; }
                     grads[parent] = g;
                 }
             }

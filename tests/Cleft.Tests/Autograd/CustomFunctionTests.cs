@@ -20,6 +20,20 @@ public class CustomFunctionTests
         protected override Tensor?[] Backward(Tensor g) => [g, g];
     }
 
+    /// <summary>y = a + b + c, handing its gradient to all three parents.</summary>
+    sealed class SumOfThree(Tensor a, Tensor b, Tensor c) : Function("SumOfThree", a, b, c)
+    {
+        public static Tensor Apply(Tensor a, Tensor b, Tensor c)
+        {
+            var y = Tensor.Empty(a.Device, a.Shape);
+            a.Device.Binary(BinaryOp.Add, a.Buffer, b.Buffer, y.Buffer, a.Length, Broadcast.Same(a.Length));
+            a.Device.Binary(BinaryOp.Add, y.Buffer, c.Buffer, y.Buffer, a.Length, Broadcast.Same(a.Length));
+            return new SumOfThree(a, b, c).Attach(y);
+        }
+
+        protected override Tensor?[] Backward(Tensor g) => [g, g, g];
+    }
+
     static Tensor Leaf(IBackend dev, float[] data)
     {
         var t = Tensor.FromArray(dev, data, data.Length);
@@ -63,5 +77,22 @@ public class CustomFunctionTests
         Assert.Equal([2f, 2f], a.Grad!.ToArray());
         Ops.Sum(SumOfTwo.Apply(a, a)).Backward();
         Assert.Equal([4f, 4f], a.Grad!.ToArray());
+    }
+
+    [Fact]
+    public void OneGradientToARepeatedIntermediateAndAnother()
+    {
+        // Parents (x, x, y): x's stored gradient is doubled in place, which must not leak into y's.
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var a = Leaf(dev, [1f, 2f]); var b = Leaf(dev, [3f, 4f]);
+        var x = Ops.Scale(a, 1f); var y = Ops.Scale(b, 1f);
+        Ops.Sum(SumOfThree.Apply(x, x, y)).Backward();
+        Assert.Equal([2f, 2f], a.Grad!.ToArray());
+        Assert.Equal([1f, 1f], b.Grad!.ToArray());
+        var y2 = Ops.Scale(b, 1f); var z = Ops.Scale(a, 1f);
+        Ops.Sum(SumOfThree.Apply(y2, z, y2)).Backward();
+        Assert.Equal([3f, 3f], a.Grad!.ToArray());
+        Assert.Equal([3f, 3f], b.Grad!.ToArray());
     }
 }
