@@ -69,4 +69,20 @@ public class MatMulTests
         Ops.Sum(Ops.MatMul(Tensor.FromArray(dev, a, 6, 4), w2)).Backward();
         TestData.AssertClose(w2.Grad!.ToArray().Select(v => (double)v).ToArray(), batched, 1e-5, 1e-5, "shared weight gradient");
     }
+
+    [Fact]
+    public void AttentionShapedRank4Batches()
+    {
+        // q [B, H, T, D] @ k^T: two batch axes flatten into one GEMM batch.
+        var rng = new Rng(24);
+        float[] q = TestData.NonZero(rng, 2 * 3 * 5 * 4), k = TestData.NonZero(rng, 2 * 3 * 5 * 4);
+        using var dev = new CpuBackend();
+        using (new TensorScope())
+        {
+            var y = Ops.MatMul(Tensor.FromArray(dev, q, 2, 3, 5, 4), Tensor.FromArray(dev, k, 2, 3, 5, 4), transB: true);
+            Assert.Equal([2, 3, 5, 5], y.Shape);
+            TestData.AssertClose(Reference64.MatMul(q, k, 6, 5, 5, 4, false, true, sharedB: false), y, 1e-5, 1e-5, "rank-4 MatMul");
+        }
+        Run(x => Ops.MatMul(x[0], x[1], transB: true), [In(q, 2, 3, 5, 4), In(k, 2, 3, 5, 4)], 1e-2, 1e-3, 1e-3);
+    }
 }
