@@ -93,6 +93,8 @@ public static class Autograd
         if (gradient is not null) { Check.SameDevice("Backward", root, gradient); Check.SameShape("Backward", root, gradient); }
 
         var order = TopologicalOrder(root);
+        // A backward that calls Ops on saved tensors must not record a new graph.
+        using var noGrad = GradMode.NoGrad();
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         grads[root] = gradient is null ? Tensor.Ones(root.Device, root.Shape) : Ops.Copy(gradient, record: false);
 

@@ -11,7 +11,7 @@ public enum DeviceKind { Cpu, IlgpuCpu, Cuda, OpenCL }
 /// method says so. All data are row-major and contiguous. Methods enqueue work; results are visible to
 /// <see cref="CopyToHost{T}"/> (which synchronises).
 /// </summary>
-public interface IBackend : IDisposable
+public partial interface IBackend : IDisposable
 {
     /// <summary>Device name as the CLI spells it: cpu, ilgpu-cpu, cuda, opencl.</summary>
     string Name { get; }
