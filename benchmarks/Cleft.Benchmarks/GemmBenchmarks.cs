@@ -45,6 +45,9 @@ public class GemmBenchmarks
         {
             AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(3).WithIterationCount(12));
             AddColumn(new GflopsColumn(p => 2.0 * Math.Pow(Convert.ToDouble(p["N"]), 3)));
+            // Reports go next to the build outputs when those are relocated, not into the source tree.
+            string? root = Environment.GetEnvironmentVariable("CLEFT_BUILD_ROOT");
+            if (!string.IsNullOrEmpty(root)) ArtifactsPath = Path.Combine(root, "BenchmarkDotNet.Artifacts");
         }
     }
 }

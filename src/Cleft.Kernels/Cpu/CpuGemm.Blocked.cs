@@ -54,14 +54,20 @@ public static unsafe partial class CpuGemm
             // Items add into shared C: items in order, each split across the cores.
             for (int bt = 0; bt < s.Batch; bt++)
             {
-                int item = bt;
                 if (parts == 1) Slab(a, b, c, s, bt, 0, s.M, 0, s.N);
-                else Parallel.For(0, parts, t => Part(a, b, c, s, item, t, parts, byCols));
+                else RunParts(a, b, c, s, bt, 1, parts, byCols);
             }
             return;
         }
-        Parallel.For(0, s.Batch * parts, task => Part(a, b, c, s, task / parts, task % parts, parts, byCols));
+        RunParts(a, b, c, s, 0, s.Batch, parts, byCols);
     }
+
+    /// <summary>
+    /// Items [first, first+count) x parts as one parallel loop. Its own method so that the serial calls
+    /// above never allocate the lambda's closure.
+    /// </summary>
+    static void RunParts(float[] a, float[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols)
+        => Parallel.For(0, count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols));
 
     /// <summary>Part <paramref name="t"/> of <paramref name="parts"/> of batch item <paramref name="bt"/>.</summary>
     static void Part(float[] a, float[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols)

@@ -32,6 +32,9 @@ public static unsafe partial class CpuGemm
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default,
             c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        // Ask for the C tile now (24 cache lines) so its loads and stores after the k loop do not stall.
+        if (Sse.IsSupported)
+            for (int i = 0; i < 12; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 16); }
         for (int k = 0; k < kc; k++)
         {
             var b0 = Vector512.Load(b);

@@ -34,12 +34,17 @@ public static partial class CpuGemm
             for (int bt = 0; bt < s.Batch; bt++) SmallRows(a, b, c, s, bt, 0, s.M);
             return;
         }
-        Parallel.For(0, (int)tasks, t =>
+        SmallParallel(a, b, c, s, (int)tasks, chunksPerItem);
+    }
+
+    // Its own method: a lambda capturing the parameters above would allocate its closure on every call,
+    // the serial ones included.
+    static void SmallParallel(float[] a, float[] b, float[] c, GemmShape s, int tasks, int chunksPerItem)
+        => Parallel.For(0, tasks, t =>
         {
             int bt = t / chunksPerItem, r0 = t % chunksPerItem * SmallRowsPerChunk;
             SmallRows(a, b, c, s, bt, r0, Math.Min(s.M, r0 + SmallRowsPerChunk));
         });
-    }
 
     /// <summary>Rows [r0, r1) of batch item bt.</summary>
     static void SmallRows(float[] a, float[] b, float[] c, in GemmShape s, int bt, int r0, int r1)

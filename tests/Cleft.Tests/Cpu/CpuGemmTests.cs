@@ -152,6 +152,21 @@ public class CpuGemmTests
     }
 
     [Theory]
+    [InlineData(64, 3, 32, false)]    // direct path
+    [InlineData(80, 70, 60, true)]    // packed path, one thread
+    public void SteadyStateCallsDoNotAllocate(int m, int n, int k, bool transB)
+    {
+        var s = GemmShape.Contiguous(1, m, n, k, transB: transB, beta: 1f);
+        var a = Random((long)m * k, 81);
+        var b = Random((long)k * n, 82);
+        var c = new float[m * n];
+        for (int i = 0; i < 3; i++) CpuGemm.Multiply(a, b, c, s); // grows this thread's packing buffers
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) CpuGemm.Multiply(a, b, c, s);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
     [InlineData(1, 517, 389, 611, false, false)]
     [InlineData(1, 517, 389, 611, true, true)]
     [InlineData(6, 129, 95, 260, false, true)]
