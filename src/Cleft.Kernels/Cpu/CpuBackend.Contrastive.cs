@@ -89,7 +89,7 @@ public sealed partial class CpuBackend
                 if (symmetric)
                 {
                     Span<float> tmp = m <= 4096 ? stackalloc float[m] : new float[m];
-                    TensorPrimitives.Subtract(li, cl, tmp);
+                    TensorPrimitives.Subtract(li, cl.AsSpan(0, m), tmp);
                     TensorPrimitives.Exp(tmp, tmp);
                     TensorPrimitives.MultiplyAdd(tmp, cc, gi, gi);
                     gi[i] -= cc;
