@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -11,10 +12,11 @@ namespace Cleft.Kernels.Ilgpu;
 /// </summary>
 public static class ContrastiveLaunch
 {
-    static readonly ConcurrentDictionary<(Accelerator, string), Delegate> Cache = new();
+    // Weakly keyed: a disposed accelerator (one per test class) takes its loaded kernels with it.
+    static readonly ConditionalWeakTable<Accelerator, ConcurrentDictionary<string, Delegate>> Cache = new();
 
     static T Load<T>(Accelerator acc, string name, Func<Accelerator, T> load) where T : Delegate =>
-        (T)Cache.GetOrAdd((acc, name), _ => load(acc));
+        (T)Cache.GetValue(acc, _ => new()).GetOrAdd(name, _ => load(acc));
 
     /// <summary>Forward; <paramref name="terms"/> is scratch of N + M floats; labels may be an empty view when diagonal.</summary>
     public static void Forward(Accelerator acc, ArrayView<float> a, ArrayView<float> b, ArrayView<float> scale, ArrayView<int> labels,
