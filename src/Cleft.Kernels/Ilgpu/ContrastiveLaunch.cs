@@ -12,6 +12,9 @@ namespace Cleft.Kernels.Ilgpu;
 /// </summary>
 public static class ContrastiveLaunch
 {
+    /// <summary>Threads per group of the row/column reduction kernels: four warps of 32 (or eight of 16).</summary>
+    public const int RowThreads = 128;
+
     // Weakly keyed: a disposed accelerator (one per test class) takes its loaded kernels with it.
     static readonly ConditionalWeakTable<Accelerator, ConcurrentDictionary<string, Delegate>> Cache = new();
 
@@ -27,8 +30,8 @@ public static class ContrastiveLaunch
         var lseK = Load(acc, "similarity_lse", x => x.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SimArgs>(SimilarityKernels.Lse));
         var lossK = Load(acc, "similarity_loss", x => x.LoadStreamKernel<ArrayView<float>, ArrayView<float>, SimArgs>(SimilarityKernels.Loss));
         logitsK(ProductGrid(s.N, s.M), a, b, scale, logits, s);
-        lseK(new KernelConfig(s.N + (s.Symmetric != 0 ? s.M : 0), GroupReduce.Size), logits, labels, rowLse, colLse, terms, s);
-        lossK(new KernelConfig(1, GroupReduce.Size), terms, loss, s);
+        lseK(new KernelConfig(s.N + (s.Symmetric != 0 ? s.M : 0), RowThreads), logits, labels, rowLse, colLse, terms, s);
+        lossK(new KernelConfig(1, RowThreads), terms, loss, s);
     }
 
     public static void Backward(Accelerator acc, ArrayView<float> a, ArrayView<float> b, ArrayView<float> scale, ArrayView<int> labels,
@@ -44,7 +47,7 @@ public static class ContrastiveLaunch
             ArrayView<float>, ArrayView<float>, SimArgs>(SimilarityKernels.ScaleGrad));
         gradA(ProductGrid(s.N, s.D), b, scale, labels, logits, rowLse, colLse, dloss, da, s);
         gradB(ProductGrid(s.M, s.D), a, scale, labels, logits, rowLse, colLse, dloss, db, s);
-        gradS(new KernelConfig(1, GroupReduce.Size), labels, logits, rowLse, colLse, dloss, dscale, s);
+        gradS(new KernelConfig(1, RowThreads), labels, logits, rowLse, colLse, dloss, dscale, s);
     }
 
     static KernelConfig ProductGrid(int rows, int cols) => new(
@@ -53,11 +56,11 @@ public static class ContrastiveLaunch
 
     public static void L2Normalize(Accelerator acc, ArrayView<float> x, ArrayView<float> y, ArrayView<float> norm, int rows, int cols, float eps) =>
         Load(acc, "l2_normalize", k => k.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(NormalizeKernels.Forward))
-            (new KernelConfig(rows, GroupReduce.Size), x, y, norm, cols, eps);
+            (new KernelConfig(rows, RowThreads), x, y, norm, cols, eps);
 
     public static void L2NormalizeBackward(Accelerator acc, ArrayView<float> y, ArrayView<float> norm, ArrayView<float> dy, ArrayView<float> dx, int rows, int cols, float eps) =>
         Load(acc, "l2_normalize_backward", k => k.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(NormalizeKernels.Backward))
-            (new KernelConfig(rows, GroupReduce.Size), y, norm, dy, dx, cols, eps);
+            (new KernelConfig(rows, RowThreads), y, norm, dy, dx, cols, eps);
 
     public static void AdamW(Accelerator acc, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v,
         ArrayView<float> gradScale, long n, in AdamWArgs args) =>
@@ -77,7 +80,7 @@ public static class ContrastiveLaunch
 
     public static void SumSquares(Accelerator acc, ArrayView<float> x, long n, ArrayView<float> partial, int slot) =>
         Load(acc, "sum_squares", k => k.LoadStreamKernel<ArrayView<float>, long, ArrayView<float>, int>(OptimKernels.SumSquares))
-            (new KernelConfig(1, GroupReduce.Size), x, n, partial, slot);
+            (new KernelConfig(1, RowThreads), x, n, partial, slot);
 
     public static void ClipCoefficient(Accelerator acc, ArrayView<float> partial, int count, float maxNorm, ArrayView<float> norm, ArrayView<float> coef) =>
         Load(acc, "clip_coefficient", k => k.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, ArrayView<float>, ArrayView<float>>(OptimKernels.ClipCoefficient))

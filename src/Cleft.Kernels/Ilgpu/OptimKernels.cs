@@ -32,10 +32,9 @@ public static class OptimKernels
     [Kernel("sum_squares", KernelGrouping.Explicit)]
     public static void SumSquares(ArrayView<float> x, long n, ArrayView<float> partial, int slot)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduce.Size);
         float acc = 0f;
-        for (long k = Group.IdxX; k < n; k += GroupReduce.Size) { float v = x[k]; acc += v * v; }
-        acc = GroupReduce.Sum(acc, scratch);
+        for (long k = Group.IdxX; k < n; k += Group.DimX) { float v = x[k]; acc += v * v; }
+        acc = GroupReduce.AllSum(acc);
         if (Group.IdxX == 0) partial[slot] = acc;
     }
 

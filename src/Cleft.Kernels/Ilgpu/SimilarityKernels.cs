@@ -121,18 +121,17 @@ public static class SimilarityKernels
     public static void Lse(ArrayView<float> logits, ArrayView<int> labels, ArrayView<float> rowLse, ArrayView<float> colLse,
         ArrayView<float> terms, SimArgs s)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduce.Size);
         int g = Grid.IdxX;
         bool isRow = g < s.N;
         int line = isRow ? g : g - s.N;
         int length = isRow ? s.M : s.N;
         long start = isRow ? line * (long)s.M : line, stride = isRow ? 1 : s.M;
         float max = float.NegativeInfinity;
-        for (int k = Group.IdxX; k < length; k += GroupReduce.Size) max = MathF.Max(max, logits[start + k * stride]);
-        max = GroupReduce.Max(max, scratch);
+        for (int k = Group.IdxX; k < length; k += Group.DimX) max = MathF.Max(max, logits[start + k * stride]);
+        max = GroupReduce.AllMax(max);
         float sum = 0f;
-        for (int k = Group.IdxX; k < length; k += GroupReduce.Size) sum += MathF.Exp(logits[start + k * stride] - max);
-        sum = GroupReduce.Sum(sum, scratch);
+        for (int k = Group.IdxX; k < length; k += Group.DimX) sum += MathF.Exp(logits[start + k * stride] - max);
+        sum = GroupReduce.AllSum(sum);
         if (Group.IdxX == 0)
         {
             float lse = max + MathF.Log(sum);
@@ -147,14 +146,13 @@ public static class SimilarityKernels
     [Kernel("similarity_loss", KernelGrouping.Explicit)]
     public static void Loss(ArrayView<float> terms, ArrayView<float> loss, SimArgs s)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduce.Size);
         float r = 0f, c = 0f;
-        for (int k = Group.IdxX; k < s.N; k += GroupReduce.Size) r += terms[k];
-        r = GroupReduce.Sum(r, scratch);
+        for (int k = Group.IdxX; k < s.N; k += Group.DimX) r += terms[k];
+        r = GroupReduce.AllSum(r);
         if (s.Symmetric != 0)
         {
-            for (int k = Group.IdxX; k < s.M; k += GroupReduce.Size) c += terms[s.N + k];
-            c = GroupReduce.Sum(c, scratch);
+            for (int k = Group.IdxX; k < s.M; k += Group.DimX) c += terms[s.N + k];
+            c = GroupReduce.AllSum(c);
         }
         if (Group.IdxX == 0) loss[0] = s.Weight * (r / s.N + (s.Symmetric != 0 ? c / s.M : 0f));
     }
@@ -164,16 +162,15 @@ public static class SimilarityKernels
     public static void ScaleGrad(ArrayView<int> labels, ArrayView<float> logits, ArrayView<float> rowLse, ArrayView<float> colLse,
         ArrayView<float> dloss, ArrayView<float> dscale, SimArgs s)
     {
-        var scratch = SharedMemory.Allocate<float>(GroupReduce.Size);
         var coef = Coefficients(dloss, s, ModeGradA);
         long total = (long)s.N * s.M;
         float acc = 0f;
-        for (long k = Group.IdxX; k < total; k += GroupReduce.Size)
+        for (long k = Group.IdxX; k < total; k += Group.DimX)
         {
             int i = (int)(k / s.M), j = (int)(k - (long)i * s.M);
             acc += G(i, j, labels, logits, rowLse, colLse, s, coef) * logits[k];
         }
-        acc = GroupReduce.Sum(acc, scratch);
+        acc = GroupReduce.AllSum(acc);
         if (Group.IdxX == 0) dscale[0] = acc;
     }
 }
