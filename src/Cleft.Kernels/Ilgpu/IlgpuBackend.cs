@@ -113,7 +113,14 @@ public sealed partial class IlgpuBackend : IBackend
 
     // ---- memory ----
     public DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged
-        => Pool.Rent<IlgpuBuffer<T>, T>(length, cap => new IlgpuBuffer<T>(this, _acc.Allocate1D<T>(cap), cap));
+        => Pool.Rent<IlgpuBuffer<T>, T>(length, Factory<T>());
+
+    // One allocation callback per element type, made once: renting from the pool then allocates nothing managed either.
+    readonly ConcurrentDictionary<Type, Delegate> _factories = new();
+
+    Func<long, IlgpuBuffer<T>> Factory<T>() where T : unmanaged =>
+        (Func<long, IlgpuBuffer<T>>)_factories.GetOrAdd(typeof(T), static (_, self) =>
+            new Func<long, IlgpuBuffer<T>>(cap => new IlgpuBuffer<T>(self, self._acc.Allocate1D<T>(cap), cap)), this);
 
     public void Release<T>(DeviceBuffer<T> buffer) where T : unmanaged => Pool.Return(Own(buffer));
 
