@@ -36,6 +36,8 @@ public static class SideBySide
             var s = GemmShape.Contiguous(1, n, n, n);
             return new Workload(() => CpuGemm.Multiply(a, b, c, s), s.Flops);
         }),
+        new("contrastive", "contrastive", "CLIP loss fwd+bwd, batch = size, dim 512 (normalise, InfoNCE both ways, learnable scale)",
+            ContrastiveCase.Build),
     ];
 
     // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
