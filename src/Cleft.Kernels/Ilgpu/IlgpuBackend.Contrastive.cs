@@ -9,12 +9,14 @@ public sealed partial class IlgpuBackend
     public void L2Normalize(DeviceBuffer<float> x, DeviceBuffer<float> y, DeviceBuffer<float> norm, int rows, int cols, float eps)
     {
         if (rows == 0) return;
+        Record("l2_normalize");
         ContrastiveLaunch.L2Normalize(_acc, F(x), F(y), F(norm), rows, cols, eps);
     }
 
     public void L2NormalizeBackward(DeviceBuffer<float> y, DeviceBuffer<float> norm, DeviceBuffer<float> dy, DeviceBuffer<float> dx, int rows, int cols, float eps)
     {
         if (rows == 0) return;
+        Record("l2_normalize_backward");
         ContrastiveLaunch.L2NormalizeBackward(_acc, F(y), F(norm), F(dy), F(dx), rows, cols, eps);
     }
 
@@ -22,6 +24,7 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> logits, DeviceBuffer<float> rowLse, DeviceBuffer<float> colLse, DeviceBuffer<float> loss, in SimilarityLoss s)
     {
         // Per-line CE terms, summed by one group afterwards in a fixed order (deterministic, no atomics).
+        Record("similarity_logits", "similarity_lse", "similarity_loss");
         var terms = Allocate<float>(s.N + s.M);
         try
         {
@@ -32,8 +35,11 @@ public sealed partial class IlgpuBackend
 
     public void SimilarityLossBackward(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> scale, DeviceBuffer<int>? labels,
         DeviceBuffer<float> logits, DeviceBuffer<float> rowLse, DeviceBuffer<float> colLse, DeviceBuffer<float> dloss,
-        DeviceBuffer<float> da, DeviceBuffer<float> db, DeviceBuffer<float> dscale, in SimilarityLoss s) =>
+        DeviceBuffer<float> da, DeviceBuffer<float> db, DeviceBuffer<float> dscale, in SimilarityLoss s)
+    {
+        Record("similarity_grad_a", "similarity_grad_b", "similarity_scale_grad");
         ContrastiveLaunch.Backward(_acc, F(a), F(b), F(scale), Labels(labels), F(logits), F(rowLse), F(colLse), F(dloss), F(da), F(db), F(dscale), s);
+    }
 
     // Diagonal targets read no labels: an empty view stands in.
     ArrayView<int> Labels(DeviceBuffer<int>? labels) => labels is null ? default : I(labels);

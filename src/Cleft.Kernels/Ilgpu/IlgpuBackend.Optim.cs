@@ -7,6 +7,7 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> gradScale, long n, in AdamWArgs args)
     {
         if (n == 0) return;
+        Record("adamw_step");
         ContrastiveLaunch.AdamW(_acc, F(p), F(g), F(m), F(v), F(gradScale), n, args);
     }
 
@@ -14,18 +15,26 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> gradScale, long n, in SgdArgs args)
     {
         if (n == 0) return;
+        Record(args.Momentum > 0 && velocity is not null ? "sgd_momentum_step" : "sgd_step");
         ContrastiveLaunch.Sgd(_acc, F(p), F(g), velocity is null ? null : F(velocity), F(gradScale), n, args);
     }
 
-    public void SumSquares(DeviceBuffer<float> x, long n, DeviceBuffer<float> partial, int slot) =>
+    public void SumSquares(DeviceBuffer<float> x, long n, DeviceBuffer<float> partial, int slot)
+    {
+        Record("sum_squares");
         ContrastiveLaunch.SumSquares(_acc, F(x), n, F(partial), slot);
+    }
 
-    public void ClipCoefficient(DeviceBuffer<float> partial, int count, float maxNorm, DeviceBuffer<float> norm, DeviceBuffer<float> coef) =>
+    public void ClipCoefficient(DeviceBuffer<float> partial, int count, float maxNorm, DeviceBuffer<float> norm, DeviceBuffer<float> coef)
+    {
+        Record("clip_coefficient");
         ContrastiveLaunch.ClipCoefficient(_acc, F(partial), count, maxNorm, F(norm), F(coef));
+    }
 
     public void Clamp(DeviceBuffer<float> y, long n, float lo, float hi)
     {
         if (n == 0) return;
+        Record("clamp");
         ContrastiveLaunch.Clamp(_acc, F(y), n, lo, hi);
     }
 }

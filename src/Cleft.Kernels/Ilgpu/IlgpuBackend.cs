@@ -171,6 +171,21 @@ public sealed partial class IlgpuBackend : IBackend
             return slot ??= load(_acc, KernelCatalog.Get(name).Method);
     }
 
+    /// <summary>
+    /// Records launches made outside <see cref="Kernel{T}"/> (the contrastive and optimizer families launch through
+    /// ContrastiveLaunch, which also serves raw accelerators), so <see cref="LaunchedKernels"/> stays complete.
+    /// </summary>
+    void Record(string name)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _launched.TryAdd(name, 0);
+    }
+
+    void Record(string first, string second, string third)
+    {
+        Record(first); Record(second); Record(third);
+    }
+
     // ---- launch shapes ----
     /// <summary>Grid-stride kernels: one wave of full groups, fewer when n is small.</summary>
     KernelConfig Elementwise(long n)

@@ -57,7 +57,11 @@ public static class KernelCases
         return [s.Read(lse), s.Read(loss), s.Read(count), s.Read(loss0), s.Read(count0)];
     }, 1e-5, 1e-5);
 
-    public static readonly IReadOnlyDictionary<string, KernelCase> All = new Dictionary<string, KernelCase>
+    /// <summary>Every case: the core ops below plus <see cref="ContrastiveCases"/> (similarity loss, L2 norm, optimizers).</summary>
+    public static readonly IReadOnlyDictionary<string, KernelCase> All =
+        Core().Concat(ContrastiveCases.All).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    static Dictionary<string, KernelCase> Core() => new()
     {
         ["fill"] = new("Fill 1037 elements", s =>
         {

@@ -1,0 +1,102 @@
+using Cleft.Kernels;
+
+namespace Cleft.Tests.Ilgpu;
+
+/// <summary>
+/// Cross-backend cases (through <see cref="IBackend"/>) for the similarity-loss, L2-normalise and optimizer
+/// kernels; merged into <see cref="KernelCases.All"/>. Their direct-accelerator tests live in ContrastiveKernelTests.
+/// </summary>
+public static class ContrastiveCases
+{
+    static readonly KernelCase Similarity = new(
+        "CLIP loss (13 pairs, d 37, mean of directions) and classification loss (11 x 5 classes, d 19): forward and backward", s =>
+        {
+            var outs = new List<float[]>();
+            foreach (var loss in new[] { SimilarityLoss.Contrastive(13, 37, sum: false), SimilarityLoss.Classification(11, 5, 19) })
+            {
+                var a = s.Rand((long)loss.N * loss.D, 0.3f); var b = s.Rand((long)loss.M * loss.D, 0.3f);
+                var scale = s.Upload([1.2f]);
+                DeviceBuffer<int>? labels = null;
+                if (!loss.Diagonal)
+                {
+                    var l = new int[loss.N];
+                    for (int i = 0; i < l.Length; i++) l[i] = s.Next(loss.M);
+                    labels = s.Ints(l);
+                }
+                var logits = s.Rand((long)loss.N * loss.M); var rowLse = s.Rand(loss.N); var colLse = s.Rand(loss.M); var value = s.Rand(1);
+                s.B.SimilarityLossForward(a, b, scale, labels, logits, rowLse, colLse, value, loss);
+                var dloss = s.Upload([0.8f]);
+                var da = s.Rand((long)loss.N * loss.D); var db = s.Rand((long)loss.M * loss.D); var dscale = s.Rand(1);
+                s.B.SimilarityLossBackward(a, b, scale, labels, logits, rowLse, colLse, dloss, da, db, dscale, loss);
+                outs.AddRange([s.Read(logits), s.Read(rowLse), s.Read(value), s.Read(da), s.Read(db), s.Read(dscale)]);
+                if (loss.Symmetric) outs.Add(s.Read(colLse));
+            }
+            return outs;
+        }, 2e-5, 2e-4);
+
+    static readonly KernelCase L2 = new("L2 normalise [7,67] and its backward", s =>
+    {
+        var x = s.Rand(7 * 67); var y = s.Rand(7 * 67); var norm = s.Rand(7); var dy = s.Rand(7 * 67); var dx = s.Rand(7 * 67);
+        s.B.L2Normalize(x, y, norm, 7, 67, 1e-6f);
+        s.B.L2NormalizeBackward(y, norm, dy, dx, 7, 67, 1e-6f);
+        return [s.Read(y), s.Read(norm), s.Read(dx)];
+    }, 1e-6, 1e-5);
+
+    static readonly KernelCase Clip = new("sums of squares of two tensors into slots, then the global norm and clip coefficient", s =>
+    {
+        var x1 = s.Rand(1037); var x2 = s.Rand(300); var partial = s.Rand(3); var norm = s.Rand(1); var coef = s.Rand(1);
+        s.B.SumSquares(x1, 1037, partial, 0);
+        s.B.SumSquares(x2, 300, partial, 1);
+        s.B.Fill(partial, 3, 0f); // keep slot 2 defined and exercise the order: refill, then recompute
+        s.B.SumSquares(x1, 1037, partial, 0);
+        s.B.SumSquares(x2, 300, partial, 1);
+        s.B.ClipCoefficient(partial, 3, 1f, norm, coef);
+        return [s.Read(partial), s.Read(norm), s.Read(coef)];
+    }, 1e-5, 1e-5);
+
+    public static readonly IReadOnlyDictionary<string, KernelCase> All = new Dictionary<string, KernelCase>
+    {
+        ["similarity_logits"] = Similarity,
+        ["similarity_lse"] = Similarity,
+        ["similarity_loss"] = Similarity,
+        ["similarity_grad_a"] = Similarity,
+        ["similarity_grad_b"] = Similarity,
+        ["similarity_scale_grad"] = Similarity,
+        ["l2_normalize"] = L2,
+        ["l2_normalize_backward"] = L2,
+        ["sum_squares"] = Clip,
+        ["clip_coefficient"] = Clip,
+
+        ["adamw_step"] = new("AdamW step 3 on 1037 elements, gradient scale 0.7, weight decay 0.1; then a clamped step", s =>
+        {
+            var p = s.Rand(1037); var g = s.Rand(1037); var m = s.Rand(1037, 0.1f); var v = s.Upload(s.Values(1037, 0.1f).Select(x => x * x).ToArray());
+            var gs = s.Upload([0.7f]);
+            s.B.AdamWStep(p, g, m, v, gs, 1037, new AdamWArgs(1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f - 0.729f, 1f - 0.997003f, float.NegativeInfinity, float.PositiveInfinity));
+            s.B.AdamWStep(p, g, m, v, gs, 1037, new AdamWArgs(1e-1f, 0.9f, 0.999f, 1e-8f, 0f, 0.5f, 0.2f, -0.5f, 0.5f));
+            return [s.Read(p), s.Read(m), s.Read(v)];
+        }, 1e-6, 1e-5),
+
+        ["sgd_step"] = new("plain SGD with weight decay, gradient scale 0.7", s =>
+        {
+            var p = s.Rand(1037); var g = s.Rand(1037); var gs = s.Upload([0.7f]);
+            s.B.SgdStep(p, g, null, gs, 1037, new SgdArgs(0.1f, 0f, 0.01f, float.NegativeInfinity, float.PositiveInfinity));
+            return [s.Read(p)];
+        }),
+
+        ["sgd_momentum_step"] = new("momentum SGD (0.9) twice, clamped to [-0.8, 0.8]", s =>
+        {
+            var p = s.Rand(1037); var g = s.Rand(1037); var vel = s.Rand(1037); var gs = s.Upload([0.7f]);
+            var args = new SgdArgs(0.1f, 0.9f, 0.01f, -0.8f, 0.8f);
+            s.B.SgdStep(p, g, vel, gs, 1037, args);
+            s.B.SgdStep(p, g, vel, gs, 1037, args);
+            return [s.Read(p), s.Read(vel)];
+        }),
+
+        ["clamp"] = new("clamp 1037 values to [-0.5, 0.3]", s =>
+        {
+            var y = s.Rand(1037);
+            s.B.Clamp(y, 1037, -0.5f, 0.3f);
+            return [s.Read(y)];
+        }, 0, 0),
+    };
+}
