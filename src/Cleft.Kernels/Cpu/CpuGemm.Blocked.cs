@@ -20,6 +20,9 @@ namespace Cleft.Kernels.Cpu;
 /// </summary>
 public static unsafe partial class CpuGemm
 {
+    // TB, the element type of B as stored, is float or ILGPU.Half (frozen fp16 weights, CpuGemm.Half.cs): only
+    // PackB reads B, widening to fp32 as it packs, so everything from the packed panels on is shared.
+
     // With NR = 32, a KC = 256 B micro-panel is 32 KB: it is re-read for each of the MC/MR A micro-panels,
     // from L1 or a hardware-prefetched L2 stream. MC x KC x 4 B = 192 KB of packed A sits in a 1 MB L2.
     // NC bounds the per-thread B block (KC x NC x 4 B = 4 MB). Tuned on Zen4 (see docs/PERFORMANCE.md).
@@ -30,7 +33,7 @@ public static unsafe partial class CpuGemm
     // Under this many multiply-adds a problem runs on the calling thread (parallel hand-off is ~10 us).
     const long ParallelMacs = 1L << 20;
 
-    static void MultiplyBlocked(float[] a, float[] b, float[] c, GemmShape s)
+    static void MultiplyBlocked<TB>(float[] a, TB[] b, float[] c, GemmShape s) where TB : unmanaged
     {
         long macsPerItem = (long)s.M * s.N * s.K;
         int threads = Environment.ProcessorCount;
@@ -66,11 +69,11 @@ public static unsafe partial class CpuGemm
     /// Items [first, first+count) x parts as one parallel loop. Its own method so that the serial calls
     /// above never allocate the lambda's closure.
     /// </summary>
-    static void RunParts(float[] a, float[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols)
+    static void RunParts<TB>(float[] a, TB[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols) where TB : unmanaged
         => Parallel.For(0, count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols));
 
     /// <summary>Part <paramref name="t"/> of <paramref name="parts"/> of batch item <paramref name="bt"/>.</summary>
-    static void Part(float[] a, float[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols)
+    static void Part<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols) where TB : unmanaged
     {
         if (parts == 1) { Slab(a, b, c, s, bt, 0, s.M, 0, s.N); return; }
         if (byCols)
@@ -89,7 +92,7 @@ public static unsafe partial class CpuGemm
     static int Split(int count, int parts, int t) => (int)((long)count * t / parts);
 
     /// <summary>C rows [r0, r1) x cols [c0, c1) of batch item <paramref name="bt"/>, on this thread.</summary>
-    static void Slab(float[] a, float[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1)
+    static void Slab<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1) where TB : unmanaged
     {
         if (r0 >= r1 || c0 >= c1) return;
         int mr = MR, nr = NR, k = s.K;
@@ -98,9 +101,11 @@ public static unsafe partial class CpuGemm
         float* packA = PackABuffer((long)MC * kcMax);
         float* packB = PackBBuffer((long)((ncMax + nr - 1) / nr) * nr * kcMax);
         nint ldc = s.N;
-        fixed (float* pa0 = a, pb0 = b, pc0 = c)
+        fixed (float* pa0 = a, pc0 = c)
+        fixed (TB* pb0 = b)
         {
-            float* pa = pa0 + bt * s.StrideA, pb = pb0 + bt * s.StrideB, cBase = pc0 + bt * s.StrideC;
+            float* pa = pa0 + bt * s.StrideA, cBase = pc0 + bt * s.StrideC;
+            TB* pb = pb0 + bt * s.StrideB;
             for (int jc = c0; jc < c1; jc += NC)
             {
                 int nc = Math.Min(NC, c1 - jc);

@@ -53,7 +53,7 @@ public static unsafe partial class CpuGemm
     /// Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B), panels [panel0, panel1) only (so threads can
     /// share the work). <paramref name="b"/> is stored [K,N] (ldb = N) or, when transposed, [N,K] (ldb = K).
     /// </summary>
-    static void PackB(float* b, bool trans, nint ldb, int p0, int kc, int j0, int nc, int panel0, int panel1, float* dst)
+    static void PackB<TB>(TB* b, bool trans, nint ldb, int p0, int kc, int j0, int nc, int panel0, int panel1, float* dst) where TB : unmanaged
     {
         int nr = NR;
         for (int pj = panel0; pj < panel1; pj++)
@@ -63,14 +63,19 @@ public static unsafe partial class CpuGemm
             if (!trans)
             {
                 // Stored [K,N]: each step k is a contiguous run of NR floats: one or two vector copies.
-                float* src = b + (nint)p0 * ldb + j0 + jr;
-                if (cols == nr)
+                TB* src = b + (nint)p0 * ldb + j0 + jr;
+                if (typeof(TB) != typeof(float) && cols == nr)
+                {
+                    for (int k = 0; k < kc; k++, src += ldb) WidenRun(src, d0 + (nint)k * nr, nr);
+                }
+                else if (cols == nr)
                 {
                     for (int k = 0; k < kc; k++, src += ldb)
                     {
                         float* d = d0 + (nint)k * nr;
-                        if (Wide) { Vector512.Store(Vector512.Load(src), d); Vector512.Store(Vector512.Load(src + 16), d + 16); }
-                        else { Vector256.Store(Vector256.Load(src), d); Vector256.Store(Vector256.Load(src + 8), d + 8); }
+                        float* f = (float*)src;
+                        if (Wide) { Vector512.Store(Vector512.Load(f), d); Vector512.Store(Vector512.Load(f + 16), d + 16); }
+                        else { Vector256.Store(Vector256.Load(f), d); Vector256.Store(Vector256.Load(f + 8), d + 8); }
                     }
                 }
                 else
@@ -79,7 +84,7 @@ public static unsafe partial class CpuGemm
                     {
                         float* d = d0 + (nint)k * nr;
                         int j = 0;
-                        for (; j < cols; j++) d[j] = src[j];
+                        for (; j < cols; j++) d[j] = Widen(src[j]);
                         for (; j < nr; j++) d[j] = 0f;
                     }
                 }
@@ -91,8 +96,8 @@ public static unsafe partial class CpuGemm
                 {
                     float* d = d0 + j;
                     if (j >= cols) { for (int k = 0; k < kc; k++) d[(nint)k * nr] = 0f; continue; }
-                    float* src = b + (nint)(j0 + jr + j) * ldb + p0;
-                    for (int k = 0; k < kc; k++) d[(nint)k * nr] = src[k];
+                    TB* src = b + (nint)(j0 + jr + j) * ldb + p0;
+                    for (int k = 0; k < kc; k++) d[(nint)k * nr] = Widen(src[k]);
                 }
             }
         }

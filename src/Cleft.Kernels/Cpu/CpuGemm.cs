@@ -40,7 +40,7 @@ public static partial class CpuGemm
     static bool COverlaps(in GemmShape s) => s.Batch > 1 && s.StrideC < (long)s.M * s.N;
 
     // The fast paths index through raw pointers, so the shape is checked against the arrays up front.
-    static void Validate(float[] a, float[] b, float[] c, in GemmShape s)
+    static void Validate<TB>(float[] a, TB[] b, float[] c, in GemmShape s) where TB : unmanaged
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
@@ -56,7 +56,7 @@ public static partial class CpuGemm
         Need(a, last * s.StrideA + (long)s.M * s.K, "A");
         Need(b, last * s.StrideB + (long)s.K * s.N, "B");
 
-        static void Need(float[] x, long n, string name)
+        static void Need<T>(T[] x, long n, string name)
         {
             if (x.LongLength < n) throw new ArgumentException($"gemm: {name} needs {n} elements, has {x.LongLength}");
         }

@@ -37,7 +37,7 @@ public struct GemmArgs
 /// </list>
 /// Shared memory: 2 x 16 x 65 floats = 8,320 bytes (the +1 column staggers banks for the k-contiguous loads).
 /// </summary>
-static class GemmKernel
+static partial class GemmKernel
 {
     public const int TileM = 64, TileN = 64, TileK = 16;
     public const int ThreadsX = 16, ThreadsY = 16;
@@ -47,6 +47,16 @@ static class GemmKernel
 
     [Kernel("gemm", KernelGrouping.Explicit)]
     static void Gemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmArgs s)
+        => Tiled(new F32Operand(a), new F32Operand(b), c, s);
+
+    /// <summary>
+    /// The tiled GEMM over any operand element types (fp32, or fp16 widened on load: GemmKernel.Half.cs). Slabs in
+    /// shared memory are always fp32, so everything after the load is one code path; ILGPU specialises the
+    /// generic per operand type, so the fp32 kernel compiles exactly as before.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tiled<TA, TB>(TA a, TB b, ArrayView<float> c, GemmArgs s)
+        where TA : struct, IGemmOperand where TB : struct, IGemmOperand
     {
         var slabA = SharedMemory.Allocate<float>(TileK * Pitch);
         var slabB = SharedMemory.Allocate<float>(TileK * Pitch);
@@ -91,8 +101,8 @@ static class GemmKernel
     /// Either way each of the 256 threads moves 4 elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void LoadSlab(ArrayView<float> src, long offset, int ld, bool kContiguous, int mn0, int mnLimit,
-        int k0, int kLimit, ArrayView<float> slab, int tid)
+    static void LoadSlab<T>(T src, long offset, int ld, bool kContiguous, int mn0, int mnLimit,
+        int k0, int kLimit, ArrayView<float> slab, int tid) where T : struct, IGemmOperand
     {
         if (kContiguous)
         {
@@ -115,11 +125,11 @@ static class GemmKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Fetch(ArrayView<float> src, long offset, int ld, bool kContiguous, int mn, int mnLimit, int k, int kLimit)
+    static float Fetch<T>(T src, long offset, int ld, bool kContiguous, int mn, int mnLimit, int k, int kLimit) where T : struct, IGemmOperand
     {
         if (mn >= mnLimit || k >= kLimit) return 0f;
         long at = kContiguous ? (long)mn * ld + k : (long)k * ld + mn;
-        return src[offset + at];
+        return src.Load(offset + at);
     }
 
     /// <summary>A thread's 4x4 accumulators; a value type ILGPU keeps entirely in registers.</summary>

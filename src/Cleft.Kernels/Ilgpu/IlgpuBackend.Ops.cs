@@ -117,23 +117,8 @@ public sealed partial class IlgpuBackend
     public void Gemm(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape)
     {
         if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
-        var args = GemmArgs.From(shape);
         var launch = Kernel(ref _gemm, "gemm", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>>(m)));
-        ArrayView<float> av = F(a), bv = F(b), cv = F(c);
-        int tilesN = (shape.N + GemmKernel.TileN - 1) / GemmKernel.TileN, tilesM = (shape.M + GemmKernel.TileM - 1) / GemmKernel.TileM;
-        // Batch items whose C blocks overlap (StrideC < M*N, e.g. 0 to sum a weight gradient with beta = 1) must run one
-        // after another, as in the managed backend; otherwise the batch is the grid's Z (at most 65535 per launch).
-        bool overlap = shape.Batch > 1 && shape.StrideC < (long)shape.M * shape.N;
-        int chunk = overlap ? 1 : Math.Min(shape.Batch, ushort.MaxValue);
-        for (int z0 = 0; z0 < shape.Batch; z0 += chunk)
-        {
-            int items = Math.Min(chunk, shape.Batch - z0);
-            // With K = 0 the kernel never reads A or B, which may then be shorter than the strides suggest.
-            var az = shape.K == 0 ? av : av.SubView(z0 * shape.StrideA);
-            var bz = shape.K == 0 ? bv : bv.SubView(z0 * shape.StrideB);
-            launch(new KernelConfig(new Index3D(tilesN, tilesM, items), new Index3D(GemmKernel.Threads, 1, 1)),
-                az, bz, cv.SubView(z0 * shape.StrideC), args);
-        }
+        LaunchTiledGemm(shape, F(a), F(b), F(c), launch);
     }
 
     // ---- row-wise ----

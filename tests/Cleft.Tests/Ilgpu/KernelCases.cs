@@ -252,6 +252,13 @@ public static class KernelCases
             return [s.Read(y), s.Read(y6)];
         }, 0, 0),
 
+        // LoRA / IA3 / fp16 weights (LoraKernelCases.cs).
+        ["gemm_half_b"] = LoraKernelCases.GemmHalfB,
+        ["lora_down"] = LoraKernelCases.Down,
+        ["lora_grad_a"] = LoraKernelCases.GradA,
+        ["lora_grad_x"] = LoraKernelCases.GradX,
+        ["ia3_grad_l"] = LoraKernelCases.Ia3,
+
         ["copy_block"] = new("5 runs of 31 from [7,67] at offset 3 into stride 40 at offset 2", s =>
         {
             var src = s.Rand(R * C); var dst = s.Rand(5 * 40 + 2);
