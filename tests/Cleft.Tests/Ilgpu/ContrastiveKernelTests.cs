@@ -8,6 +8,7 @@ namespace Cleft.Tests.Ilgpu;
 /// Runs <see cref="ContrastiveKernelCases"/> on ILGPU's CPU accelerator (Nvidia-like: 32-wide warps, groups up
 /// to 1024 threads), and checks that every catalogue kernel of these families has a case.
 /// </summary>
+[Collection(IlgpuCollection.Name)] // with the other ILGPU tests: CPU-accelerator threads should not compete across classes
 public sealed class ContrastiveKernelTests : IDisposable
 {
     static readonly string[] Families = ["similarity_", "l2_normalize", "adamw_", "sgd_", "clamp", "sum_squares", "clip_"];

@@ -16,6 +16,7 @@ namespace Cleft.Tests.Ilgpu;
 /// accepts) and, where ptxas is available (CLEFT_PTXAS, or .tools/cuda/ptxas above the working directory),
 /// assemble for sm_80 and sm_90 without spills; registers and shared memory go to the test log.
 /// </summary>
+[Collection(IlgpuCollection.Name)] // with the other ILGPU tests: CPU-accelerator threads should not compete across classes
 public sealed class ContrastivePtxTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Names() => new(ContrastiveKernelCases.Cases.Keys);
