@@ -52,6 +52,9 @@ def case_gemm(torch, n):
 
 CASES = {"gemm": case_gemm}
 
+from torch_attention import CASES as ATTENTION_CASES  # noqa: E402 (benchmarks/torch_attention.py, same directory)
+CASES.update(ATTENTION_CASES)
+
 
 def median_seconds(fn, min_seconds, min_reps=5, max_reps=200):
     for _ in range(3):

@@ -24,7 +24,7 @@ public sealed record BenchCase(string Name, string TorchCase, string Description
 /// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
 /// --script benchmarks/torch_gemm.py
 /// </summary>
-public static class SideBySide
+public static partial class SideBySide
 {
     public static readonly BenchCase[] Cases =
     [
@@ -36,6 +36,7 @@ public static class SideBySide
             var s = GemmShape.Contiguous(1, n, n, n);
             return new Workload(() => CpuGemm.Multiply(a, b, c, s), s.Flops);
         }),
+        .. AttentionCases(),
     ];
 
     // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
