@@ -1,44 +1,64 @@
+using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
+using AttentionForwardLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Cleft.Kernels.Ilgpu.AttentionArgs>;
+using AttentionDeltaLauncher = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int>;
+using AttentionKeyValueLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    Cleft.Kernels.Ilgpu.AttentionArgs>;
+using AttentionQueryLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Cleft.Kernels.Ilgpu.AttentionArgs>;
 
 namespace Cleft.Kernels.Ilgpu;
 
 /// <summary>
-/// Loads the attention kernels on one accelerator and launches them on its default stream: the part of
-/// IlgpuBackend's attention methods that only needs views (so the kernels can be driven and tested
-/// without the rest of the backend).
+/// Launch logic of the attention kernels over plain views: how each is loaded, the launch shape, the
+/// supported sizes and the order of the backward's three launches. IlgpuBackend's attention methods and the
+/// kernel tests both go through it, so there is one copy of that logic.
 /// </summary>
 public sealed class IlgpuAttention
 {
-    readonly Accelerator _acc;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionArgs> _forward;
-    readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _delta;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs> _dkdv;
-    readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, AttentionArgs> _dq;
+    public static AttentionForwardLauncher LoadForward(Accelerator acc, MethodInfo m) =>
+        acc.LoadStreamKernel(m.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionArgs>>());
 
-    public IlgpuAttention(Accelerator accelerator)
-    {
-        _acc = accelerator;
-        _forward = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionKernels.Forward);
-        _delta = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(AttentionKernels.Delta);
-        _dkdv = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionKernels.BackwardKeyValue);
-        _dq = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ArrayView<float>, AttentionArgs>(AttentionKernels.BackwardQuery);
-    }
+    public static AttentionDeltaLauncher LoadDelta(Accelerator acc, MethodInfo m) =>
+        acc.LoadAutoGroupedStreamKernel(m.CreateDelegate<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>());
+
+    public static AttentionKeyValueLauncher LoadKeyValue(Accelerator acc, MethodInfo m) =>
+        acc.LoadStreamKernel(m.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArgs>>());
+
+    public static AttentionQueryLauncher LoadQuery(Accelerator acc, MethodInfo m) =>
+        acc.LoadStreamKernel(m.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, AttentionArgs>>());
 
     /// <summary>The kernels hold rows of at most <see cref="AttentionTiles.MaxD"/> floats in shared memory.</summary>
     public static void CheckSupported(in AttentionShape s)
     {
         if (s.D > AttentionTiles.MaxD)
             throw new NotSupportedException($"Attention: the ILGPU kernels support head dim <= {AttentionTiles.MaxD}, got D = {s.D} (use the cpu device)");
-        if (s.Batch * (long)s.Heads > int.MaxValue / 2) throw new NotSupportedException($"Attention: {s.Batch} x {s.Heads} heads exceed the grid");
+        if ((long)s.Batch * s.Heads > 65535) throw new NotSupportedException($"Attention: {s.Batch} x {s.Heads} heads exceed the grid's y limit of 65535");
     }
 
-    KernelConfig Config(in AttentionShape s) =>
+    /// <summary>Grid (16-row blocks, batch x heads), 256 threads per group.</summary>
+    public static KernelConfig Config(in AttentionShape s) =>
         new(new Index2D((s.T + AttentionTiles.Tile - 1) / AttentionTiles.Tile, s.Batch * s.Heads), new Index2D(AttentionTiles.Threads, 1));
+
+    readonly AttentionForwardLauncher _forward;
+    readonly AttentionDeltaLauncher _delta;
+    readonly AttentionKeyValueLauncher _keyValue;
+    readonly AttentionQueryLauncher _query;
+
+    public IlgpuAttention(AttentionForwardLauncher forward, AttentionDeltaLauncher delta, AttentionKeyValueLauncher keyValue, AttentionQueryLauncher query)
+    {
+        _forward = forward; _delta = delta; _keyValue = keyValue; _query = query;
+    }
+
+    /// <summary>Loads all four kernels on <paramref name="acc"/> (tests; the backend loads them lazily through its cache).</summary>
+    public static IlgpuAttention Load(Accelerator acc) => new(
+        LoadForward(acc, KernelCatalog.Get("attention_forward").Method), LoadDelta(acc, KernelCatalog.Get("attention_delta").Method),
+        LoadKeyValue(acc, KernelCatalog.Get("attention_backward_dkdv").Method), LoadQuery(acc, KernelCatalog.Get("attention_backward_dq").Method));
 
     public void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask,
         ArrayView<float> o, ArrayView<float> lse, in AttentionShape s)
@@ -55,9 +75,7 @@ public sealed class IlgpuAttention
         CheckSupported(s);
         var args = AttentionArgs.From(s);
         _delta((int)s.Rows, o, dO, delta, s.D);
-        _dkdv(Config(s), q, k, v, mask, lse, delta, dO, dk, dv, args);
-        _dq(Config(s), q, k, v, mask, lse, delta, dO, dq, args);
+        _keyValue(Config(s), q, k, v, mask, lse, delta, dO, dk, dv, args);
+        _query(Config(s), q, k, v, mask, lse, delta, dO, dq, args);
     }
-
-    public void Synchronize() => _acc.Synchronize();
 }

@@ -32,7 +32,7 @@ public sealed class AttentionIlgpuTests
 
         using var context = Context.Create(b => b.CPU(new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1)).EnableAlgorithms());
         using var acc = context.CreateCPUAccelerator(0);
-        var kernels = new IlgpuAttention(acc);
+        var kernels = IlgpuAttention.Load(acc);
         using var q = acc.Allocate1D(c.Q); using var k = acc.Allocate1D(c.K); using var v = acc.Allocate1D(c.V);
         using var g = acc.Allocate1D(c.G); using var m = acc.Allocate1D(mask);
         using var o = acc.Allocate1D<float>(c.Q.Length); using var lse = acc.Allocate1D<float>(s.Rows);
@@ -40,7 +40,7 @@ public sealed class AttentionIlgpuTests
         using var delta = acc.Allocate1D<float>(s.Rows);
         kernels.Forward(q.View, k.View, v.View, m.View, o.View, lse.View, s);
         kernels.Backward(q.View, k.View, v.View, m.View, o.View, lse.View, g.View, dq.View, dk.View, dv.View, delta.View, s);
-        kernels.Synchronize();
+        acc.Synchronize();
 
         Close(want.O, o.GetAsArray1D(), $"{name}: o");
         Close(want.Lse, lse.GetAsArray1D(), $"{name}: lse");
