@@ -142,7 +142,6 @@ public class Tensor : IDisposable
         _disposed = true;
         if (--_storage.References == 0) Device.Release(_storage.Buffer);
         if (IsLeaf && Grad is { } g) { Grad = null; g.Dispose(); }
-        Creator = null;
         GC.SuppressFinalize(this);
     }
 }

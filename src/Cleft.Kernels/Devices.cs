@@ -1,4 +1,5 @@
 using Cleft.Kernels.Cpu;
+using Cleft.Kernels.Ilgpu;
 
 namespace Cleft.Kernels;
 
@@ -10,11 +11,15 @@ public static class Devices
     /// <summary>
     /// auto: CUDA when a CUDA device is present, else the managed CPU backend (never the ILGPU CPU
     /// accelerator, which is a correctness oracle and far too slow to train on).
+    /// cuda / opencl throw a clear <see cref="InvalidOperationException"/> when the device is absent.
     /// </summary>
     public static IBackend Create(string name) => name.ToLowerInvariant() switch
     {
-        "auto" => new CpuBackend(), // TODO(ilgpu backend): CUDA when present
+        "auto" => IlgpuBackend.CudaAvailable() ? IlgpuBackend.Create(DeviceKind.Cuda) : new CpuBackend(),
         "cpu" => new CpuBackend(),
+        "cuda" => IlgpuBackend.Create(DeviceKind.Cuda),
+        "opencl" => IlgpuBackend.Create(DeviceKind.OpenCL),
+        "ilgpu-cpu" => IlgpuBackend.Create(DeviceKind.IlgpuCpu),
         _ => throw new ArgumentException($"unknown device '{name}'; expected one of: {string.Join(", ", Names)}"),
     };
 }

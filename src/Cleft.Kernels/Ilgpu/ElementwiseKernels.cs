@@ -1,0 +1,83 @@
+using ILGPU;
+
+namespace Cleft.Kernels.Ilgpu;
+
+/// <summary>
+/// Elementwise kernels: grid-stride loops (see <see cref="GridStride"/>), one element per thread per step.
+/// Broadcast operands are read through the same (i / Divisor) % Modulus rule as <see cref="Broadcast"/>;
+/// the op code is a uniform argument, so the switch costs one predictable branch per element.
+/// </summary>
+static class ElementwiseKernels
+{
+    [Kernel("fill", KernelGrouping.Explicit)]
+    static void Fill(ArrayView<float> y, long n, float value)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] = value;
+    }
+
+    [Kernel("binary", KernelGrouping.Explicit)]
+    static void Binary(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, long n, int op, long divisor, long modulus)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        {
+            float x = a[i], w = b[i / divisor % modulus];
+            y[i] = op switch
+            {
+                (int)BinaryOp.Add => x + w,
+                (int)BinaryOp.Sub => x - w,
+                (int)BinaryOp.Mul => x * w,
+                _ => x / w,
+            };
+        }
+    }
+
+    [Kernel("binary_grad_b", KernelGrouping.Explicit)]
+    static void BinaryGradB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> dy, ArrayView<float> g,
+        long n, int op, long divisor, long modulus)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        {
+            float d = dy[i];
+            if (op == (int)BinaryOp.Add) g[i] = d;
+            else if (op == (int)BinaryOp.Sub) g[i] = -d;
+            else if (op == (int)BinaryOp.Mul) g[i] = d * a[i];
+            else
+            {
+                float w = b[i / divisor % modulus];
+                g[i] = -d * a[i] / (w * w);
+            }
+        }
+    }
+
+    [Kernel("axpy", KernelGrouping.Explicit)]
+    static void Axpy(float alpha, ArrayView<float> x, ArrayView<float> y, long n)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] += alpha * x[i];
+    }
+
+    [Kernel("scale", KernelGrouping.Explicit)]
+    static void Scale(float alpha, ArrayView<float> x, ArrayView<float> y, long n)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] = alpha * x[i];
+    }
+
+    // GeluMath is the same code the managed backend runs; MathF.Tanh is one of ILGPU's remapped intrinsics
+    // (tanh.approx.f32 on sm_75+), so the kernel and the host share one definition.
+    [Kernel("gelu", KernelGrouping.Explicit)]
+    static void Gelu(ArrayView<float> x, ArrayView<float> y, long n)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] = GeluMath.Forward(x[i]);
+    }
+
+    [Kernel("gelu_backward", KernelGrouping.Explicit)]
+    static void GeluBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, long n)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) dx[i] = dy[i] * GeluMath.Derivative(x[i]);
+    }
+
+    [Kernel("broadcast_to", KernelGrouping.Explicit)]
+    static void BroadcastTo(ArrayView<float> x, ArrayView<float> y, long n, long divisor, long modulus)
+    {
+        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] = x[i / divisor % modulus];
+    }
+}

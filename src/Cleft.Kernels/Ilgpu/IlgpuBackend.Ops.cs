@@ -1,0 +1,223 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Cleft.Kernels.Ilgpu;
+
+// The IBackend ops: each picks a launch shape and launches its catalogue kernel(s). Empty problems launch
+// nothing (a grid of zero groups is invalid), except where the op must still write its outputs.
+public sealed partial class IlgpuBackend
+{
+    // Launchers, compiled on first use (see Kernel<T>). Each line states the kernel's parameter types once.
+    Action<KernelConfig, ArrayView<float>, long, float>? _fill;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>? _binary;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>? _binaryGradB;
+    Action<KernelConfig, float, ArrayView<float>, ArrayView<float>, long>? _axpy, _scale;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long>? _gelu;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long>? _geluBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, float, ulong>? _dropout;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, long, long>? _broadcastTo, _reduceRows;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, long>? _reduceCols;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>? _gemm;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _softmax;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _softmaxBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>? _layerNorm;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _layerNormBackward, _layerNormParamGrad;
+    Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>? _embeddingForward, _embeddingBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _ceRows;
+    Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _ceLoss;
+    Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _ceBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, PermuteArgs>? _permute;
+    Action<KernelConfig, ArrayView<float>, long, long, ArrayView<float>, long, long, long, long>? _copyBlock;
+
+    static TDelegate Of<TDelegate>(System.Reflection.MethodInfo m) where TDelegate : Delegate => m.CreateDelegate<TDelegate>();
+
+    // ---- elementwise ----
+    public void Fill(DeviceBuffer<float> y, long n, float value)
+    {
+        if (n == 0) return;
+        Kernel(ref _fill, "fill", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, long, float>>(m)))
+            (Elementwise(n), F(y), n, value);
+    }
+
+    public void Binary(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> y, long n, Broadcast bc)
+    {
+        if (n == 0) return;
+        Kernel(ref _binary, "binary", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>>(m)))
+            (Elementwise(n), F(a), F(b), F(y), n, (int)op, bc.Divisor, bc.Modulus);
+    }
+
+    public void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc)
+    {
+        if (n == 0) return;
+        Kernel(ref _binaryGradB, "binary_grad_b", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>>(m)))
+            (Elementwise(n), F(a), F(b), F(dy), F(g), n, (int)op, bc.Divisor, bc.Modulus);
+    }
+
+    public void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _axpy, "axpy", static (acc, m) => acc.LoadStreamKernel(Of<Action<float, ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), alpha, F(x), F(y), n);
+    }
+
+    public void Scale(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _scale, "scale", static (acc, m) => acc.LoadStreamKernel(Of<Action<float, ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), alpha, F(x), F(y), n);
+    }
+
+    public void Gelu(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _gelu, "gelu", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), F(x), F(y), n);
+    }
+
+    public void GeluBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _geluBackward, "gelu_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), F(x), F(dy), F(dx), n);
+    }
+
+    public void Dropout(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, float p, ulong seed)
+    {
+        if (n == 0) return;
+        Kernel(ref _dropout, "dropout", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long, float, ulong>>(m)))
+            (Elementwise(n), F(x), F(y), n, p, seed);
+    }
+
+    // ---- reductions and broadcasts ----
+    public void ReduceTo(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, Broadcast bc)
+    {
+        long modulus = bc.Modulus, divisor = bc.Divisor, outer = n / (divisor * modulus);
+        if (modulus == 1 || divisor > 1)
+        {
+            // A scalar sums everything: the same as one output whose run is all n elements.
+            if (modulus == 1) { outer = 1; divisor = n; }
+            Kernel(ref _reduceRows, "reduce_rows", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long, long, long>>(m)))
+                (Rows(modulus, outer * divisor), F(x), F(y), outer, modulus, divisor);
+        }
+        else
+        {
+            Kernel(ref _reduceCols, "reduce_cols", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long, long>>(m)))
+                (Columns(modulus), F(x), F(y), outer, modulus);
+        }
+    }
+
+    public void BroadcastTo(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, Broadcast bc)
+    {
+        if (n == 0) return;
+        Kernel(ref _broadcastTo, "broadcast_to", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long, long, long>>(m)))
+            (Elementwise(n), F(x), F(y), n, bc.Divisor, bc.Modulus);
+    }
+
+    // ---- matmul ----
+    public void Gemm(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape)
+    {
+        if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
+        var args = GemmArgs.From(shape);
+        var launch = Kernel(ref _gemm, "gemm", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>>(m)));
+        ArrayView<float> av = F(a), bv = F(b), cv = F(c);
+        int tilesN = (shape.N + GemmKernel.TileN - 1) / GemmKernel.TileN, tilesM = (shape.M + GemmKernel.TileM - 1) / GemmKernel.TileM;
+        // Batch items whose C blocks overlap (StrideC < M*N, e.g. 0 to sum a weight gradient with beta = 1) must run one
+        // after another, as in the managed backend; otherwise the batch is the grid's Z (at most 65535 per launch).
+        bool overlap = shape.Batch > 1 && shape.StrideC < (long)shape.M * shape.N;
+        int chunk = overlap ? 1 : Math.Min(shape.Batch, ushort.MaxValue);
+        for (int z0 = 0; z0 < shape.Batch; z0 += chunk)
+        {
+            int items = Math.Min(chunk, shape.Batch - z0);
+            // With K = 0 the kernel never reads A or B, which may then be shorter than the strides suggest.
+            var az = shape.K == 0 ? av : av.SubView(z0 * shape.StrideA);
+            var bz = shape.K == 0 ? bv : bv.SubView(z0 * shape.StrideB);
+            launch(new KernelConfig(new Index3D(tilesN, tilesM, items), new Index3D(GemmKernel.Threads, 1, 1)),
+                az, bz, cv.SubView(z0 * shape.StrideC), args);
+        }
+    }
+
+    // ---- row-wise ----
+    public void Softmax(DeviceBuffer<float> x, DeviceBuffer<float> y, int rows, int cols, bool log)
+    {
+        if (rows == 0 || cols == 0) return;
+        Kernel(ref _softmax, "softmax", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, int, int, int>>(m)))
+            (Rows(rows, cols), F(x), F(y), rows, cols, log ? 1 : 0);
+    }
+
+    public void SoftmaxBackward(DeviceBuffer<float> y, DeviceBuffer<float> dy, DeviceBuffer<float> dx, int rows, int cols, bool log)
+    {
+        if (rows == 0 || cols == 0) return;
+        Kernel(ref _softmaxBackward, "softmax_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(m)))
+            (Rows(rows, cols), F(y), F(dy), F(dx), rows, cols, log ? 1 : 0);
+    }
+
+    public void LayerNorm(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> beta, DeviceBuffer<float> y,
+        DeviceBuffer<float> mean, DeviceBuffer<float> rstd, int rows, int cols, float eps)
+    {
+        if (rows == 0 || cols == 0) return;
+        Kernel(ref _layerNorm, "layernorm", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>>(m)))
+            (Rows(rows, cols), F(x), F(gamma), F(beta), F(y), F(mean), F(rstd), rows, cols, eps);
+    }
+
+    public void LayerNormBackward(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> mean, DeviceBuffer<float> rstd,
+        DeviceBuffer<float> dy, DeviceBuffer<float> dx, DeviceBuffer<float> dgamma, DeviceBuffer<float> dbeta, int rows, int cols)
+    {
+        if (cols == 0) return;
+        if (rows > 0)
+            Kernel(ref _layerNormBackward, "layernorm_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(m)))
+                (Rows(rows, cols), F(x), F(gamma), F(mean), F(rstd), F(dy), F(dx), rows, cols);
+        // Runs even with no rows: dgamma and dbeta are overwritten with the (empty) sums.
+        Kernel(ref _layerNormParamGrad, "layernorm_param_grad", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(m)))
+            (Columns(cols), F(x), F(mean), F(rstd), F(dy), F(dgamma), F(dbeta), rows, cols);
+    }
+
+    // ---- embedding and cross-entropy ----
+    public void EmbeddingForward(DeviceBuffer<float> weight, DeviceBuffer<int> ids, DeviceBuffer<float> y, int count, int dim)
+    {
+        if ((long)count * dim == 0) return;
+        Kernel(ref _embeddingForward, "embedding_forward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>>(m)))
+            (Elementwise((long)count * dim), F(weight), I(ids), F(y), count, dim);
+    }
+
+    public void EmbeddingBackward(DeviceBuffer<float> dy, DeviceBuffer<int> ids, DeviceBuffer<float> dweight, int count, int dim)
+    {
+        if ((long)count * dim == 0) return;
+        Kernel(ref _embeddingBackward, "embedding_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>>(m)))
+            (Elementwise((long)count * dim), F(dy), I(ids), F(dweight), count, dim);
+    }
+
+    public void CrossEntropy(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float> rowLse,
+        DeviceBuffer<float> loss, DeviceBuffer<float> count, int rows, int classes, int ignoreIndex)
+    {
+        if (rows > 0 && classes > 0)
+            Kernel(ref _ceRows, "cross_entropy_rows", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, int, int>>(m)))
+                (Rows(rows, classes), F(logits), F(rowLse), rows, classes);
+        // Always runs: with no counted rows it writes loss 0 and count 0.
+        Kernel(ref _ceLoss, "cross_entropy_loss", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(m)))
+            (new KernelConfig(1, _block), F(logits), I(targets), F(rowLse), F(loss), F(count), rows, classes, ignoreIndex);
+    }
+
+    public void CrossEntropyBackward(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float> rowLse,
+        DeviceBuffer<float> dloss, DeviceBuffer<float> count, DeviceBuffer<float> dlogits, int rows, int classes, int ignoreIndex)
+    {
+        if ((long)rows * classes == 0) return;
+        Kernel(ref _ceBackward, "cross_entropy_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(m)))
+            (Elementwise((long)rows * classes), F(logits), I(targets), F(rowLse), F(dloss), F(count), F(dlogits), rows, classes, ignoreIndex);
+    }
+
+    // ---- layout ----
+    public void Permute(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, in PermuteArgs args)
+    {
+        if (n == 0) return;
+        Kernel(ref _permute, "permute", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long, PermuteArgs>>(m)))
+            (Elementwise(n), F(x), F(y), n, args);
+    }
+
+    public void CopyBlock(DeviceBuffer<float> src, long srcOffset, long srcStride, DeviceBuffer<float> dst, long dstOffset, long dstStride,
+        long rows, long rowLength)
+    {
+        if (rows * rowLength == 0) return;
+        Kernel(ref _copyBlock, "copy_block", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, long, long, ArrayView<float>, long, long, long, long>>(m)))
+            (Elementwise(rows * rowLength), F(src), srcOffset, srcStride, F(dst), dstOffset, dstStride, rows, rowLength);
+    }
+}
