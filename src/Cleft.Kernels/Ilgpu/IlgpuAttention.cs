@@ -14,10 +14,10 @@ namespace Cleft.Kernels.Ilgpu;
 
 /// <summary>
 /// Launch logic of the attention kernels over plain views: how each is loaded, the launch shape, the
-/// supported sizes and the order of the backward's three launches. IlgpuBackend's attention methods and the
-/// kernel tests both go through it, so there is one copy of that logic.
+/// supported sizes and the order of the backward's three launches. IlgpuBackend's attention methods (with
+/// its kernel cache) and the kernel-level tests both go through it, so there is one copy of that logic.
 /// </summary>
-public sealed class IlgpuAttention
+public static class IlgpuAttention
 {
     public static AttentionForwardLauncher LoadForward(Accelerator acc, MethodInfo m) =>
         acc.LoadStreamKernel(m.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionArgs>>());
@@ -45,37 +45,22 @@ public sealed class IlgpuAttention
     public static KernelConfig Config(in AttentionShape s) =>
         new(new Index2D((s.T + AttentionTiles.Tile - 1) / AttentionTiles.Tile, s.Batch * s.Heads), new Index2D(AttentionTiles.Threads, 1));
 
-    readonly AttentionForwardLauncher _forward;
-    readonly AttentionDeltaLauncher _delta;
-    readonly AttentionKeyValueLauncher _keyValue;
-    readonly AttentionQueryLauncher _query;
-
-    public IlgpuAttention(AttentionForwardLauncher forward, AttentionDeltaLauncher delta, AttentionKeyValueLauncher keyValue, AttentionQueryLauncher query)
-    {
-        _forward = forward; _delta = delta; _keyValue = keyValue; _query = query;
-    }
-
-    /// <summary>Loads all four kernels on <paramref name="acc"/> (tests; the backend loads them lazily through its cache).</summary>
-    public static IlgpuAttention Load(Accelerator acc) => new(
-        LoadForward(acc, KernelCatalog.Get("attention_forward").Method), LoadDelta(acc, KernelCatalog.Get("attention_delta").Method),
-        LoadKeyValue(acc, KernelCatalog.Get("attention_backward_dkdv").Method), LoadQuery(acc, KernelCatalog.Get("attention_backward_dq").Method));
-
-    public void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask,
+    public static void Forward(AttentionForwardLauncher forward, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask,
         ArrayView<float> o, ArrayView<float> lse, in AttentionShape s)
     {
         CheckSupported(s);
-        _forward(Config(s), q, k, v, mask, o, lse, AttentionArgs.From(s));
+        forward(Config(s), q, k, v, mask, o, lse, AttentionArgs.From(s));
     }
 
     /// <summary><paramref name="delta"/> is scratch of <see cref="AttentionShape.Rows"/> floats (rowsum(dO * O)).</summary>
-    public void Backward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask, ArrayView<float> o,
+    public static void Backward(AttentionDeltaLauncher rowDelta, AttentionKeyValueLauncher keyValue, AttentionQueryLauncher query, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask, ArrayView<float> o,
         ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
         ArrayView<float> delta, in AttentionShape s)
     {
         CheckSupported(s);
         var args = AttentionArgs.From(s);
-        _delta((int)s.Rows, o, dO, delta, s.D);
-        _keyValue(Config(s), q, k, v, mask, lse, delta, dO, dk, dv, args);
-        _query(Config(s), q, k, v, mask, lse, delta, dO, dq, args);
+        rowDelta((int)s.Rows, o, dO, delta, s.D);
+        keyValue(Config(s), q, k, v, mask, lse, delta, dO, dk, dv, args);
+        query(Config(s), q, k, v, mask, lse, delta, dO, dq, args);
     }
 }
