@@ -7,14 +7,14 @@ namespace Cleft.Tests.Ilgpu;
 
 /// <summary>
 /// The ILGPU attention kernels on ILGPU's CPU accelerator vs the managed backend, on random non-zero inputs at
-/// shapes that leave partial 16-row tiles and partial 16-column slots. Small shapes: every group barrier costs
-/// milliseconds there.
+/// shapes that leave partial 16-row tiles and partial 16-column slots, beyond the catalogue's cross-backend case
+/// (AttentionCases): a batch row with no visible key (lse = +inf, zero output and gradients) and the largest
+/// supported head dim. Small shapes: every group barrier costs milliseconds there.
 /// </summary>
 public sealed class AttentionIlgpuTests
 {
     public static TheoryData<string, AttentionTests.Case> Cases => new()
     {
-        { "causal T37 D24 padded layer 1", new AttentionTests.Case(2, 1, 37, 24, true, [37, 21], 1, Seed: 9) },
         { "bidirectional T20 D40 padded, one empty row", new AttentionTests.Case(2, 1, 20, 40, false, [13, 0], null, Seed: 4) },
         { "causal T18 D128", new AttentionTests.Case(1, 1, 18, 128, true, null, null, Seed: 2) },
     };
