@@ -50,7 +50,24 @@ def case_gemm(torch, n):
     return (lambda: torch.mm(a, b, out=c)), 2.0 * n * n * n
 
 
-CASES = {"gemm": case_gemm}
+def case_contrastive(torch, n, d=512):
+    """open_clip's ClipLoss forward + backward on [n, 512] embeddings (normalised inside), learnable scale."""
+    import torch.nn.functional as F
+    img = (torch.rand(n, d) * 2 - 1).requires_grad_()
+    txt = (torch.rand(n, d) * 2 - 1).requires_grad_()
+    scale = torch.tensor(2.6593, requires_grad=True)
+    labels = torch.arange(n)
+
+    def step():
+        img.grad = txt.grad = scale.grad = None
+        a, b = F.normalize(img, dim=-1), F.normalize(txt, dim=-1)
+        logits = scale.exp() * a @ b.T
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        loss.backward()
+    return step, 6.0 * n * n * d
+
+
+CASES = {"gemm": case_gemm, "contrastive": case_contrastive}
 
 from torch_attention import CASES as ATTENTION_CASES  # noqa: E402 (benchmarks/torch_attention.py, same directory)
 CASES.update(ATTENTION_CASES)

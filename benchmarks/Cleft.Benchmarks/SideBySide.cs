@@ -36,6 +36,8 @@ public static partial class SideBySide
             var s = GemmShape.Contiguous(1, n, n, n);
             return new Workload(() => CpuGemm.Multiply(a, b, c, s), s.Flops);
         }),
+        new("contrastive", "contrastive", "CLIP loss fwd+bwd, batch = size, dim 512 (normalise, InfoNCE both ways, learnable scale)",
+            ContrastiveCase.Build),
         .. AttentionCases(),
     ];
 

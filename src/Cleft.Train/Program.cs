@@ -32,7 +32,7 @@ public static class Program
             return args[0] switch
             {
                 "demo" => RunDemo(new CliArgs(rest)),
-                "ptx" => throw new CliException("ptx: the ILGPU backend is not built yet"),
+                "ptx" => PtxCommand.Run(rest),
                 "devices" => ListDevices(),
                 _ => throw new CliException($"unknown command '{args[0]}'; run 'cleft help'"),
             };

@@ -1,0 +1,118 @@
+using Cleft.Kernels;
+
+namespace Cleft.Autograd.Optim;
+
+/// <summary>
+/// What AdamW and SGD share: parameter groups, a settable learning rate (a schedule writes it each step),
+/// optional clipping by global gradient norm, and per-parameter state allocated once. The clip coefficient
+/// lives on the device and is read by the fused update kernels, so a step never waits for the host; the norm
+/// is read back only when someone asks for <see cref="LastGradNorm"/>.
+/// </summary>
+public abstract class Optimizer : IDisposable
+{
+    readonly DeviceBuffer<float> _partial, _norm, _coef, _one;
+    bool _clipped;
+
+    protected Optimizer(string name, IEnumerable<ParamGroup> groups, float lr)
+    {
+        Name = name;
+        Groups = groups.ToArray();
+        Params = Groups.SelectMany(g => g.Parameters).ToArray();
+        if (Params.Length == 0) throw new ArgumentException($"{name}: no parameters to optimise");
+        if (Params.Distinct(ReferenceEqualityComparer.Instance).Count() != Params.Length)
+            throw new ArgumentException($"{name}: a parameter appears in more than one group");
+        if (!(lr >= 0)) throw new ArgumentException($"{name}: invalid learning rate {lr}");
+        Device = Params[0].Device;
+        if (Params.Any(p => !ReferenceEquals(p.Device, Device)))
+            throw new ArgumentException($"{name}: parameters live on different devices");
+        LearningRate = lr;
+        _partial = Device.Allocate<float>(Params.Length);
+        _norm = Device.Allocate<float>(1);
+        _coef = Device.Allocate<float>(1);
+        _one = Device.Allocate<float>(1);
+        Device.Fill(_one, 1, 1f);
+    }
+
+    public string Name { get; }
+    public IReadOnlyList<ParamGroup> Groups { get; }
+    protected Parameter[] Params { get; }
+    protected IBackend Device { get; }
+
+    /// <summary>Base learning rate; each group uses LearningRate * LrScale.</summary>
+    public float LearningRate { get; set; }
+
+    /// <summary>When set, gradients are scaled by min(1, max / (global norm + 1e-6)) inside the update.</summary>
+    public float? MaxGradNorm { get; set; }
+
+    /// <summary>Steps taken so far.</summary>
+    public int StepCount { get; private set; }
+
+    /// <summary>The global gradient norm of the last clipped step (a device read; null if clipping is off).</summary>
+    public float? LastGradNorm
+    {
+        get
+        {
+            if (!_clipped) return null;
+            var host = new float[1];
+            Device.CopyToHost(_norm, host);
+            return host[0];
+        }
+    }
+
+    public void Step()
+    {
+        using var _ = GradMode.NoGrad();
+        StepCount++;
+        var scale = _one;
+        _clipped = false;
+        if (MaxGradNorm is { } max)
+        {
+            // Parameters without a gradient contribute 0 to the norm, as in torch.
+            for (int i = 0; i < Params.Length; i++)
+                if (Params[i].Grad is { } g) Device.SumSquares(g.Buffer, g.Length, _partial, i);
+            ZeroMissing();
+            Device.ClipCoefficient(_partial, Params.Length, max, _norm, _coef);
+            scale = _coef;
+            _clipped = true;
+        }
+        int index = 0;
+        foreach (var group in Groups)
+            foreach (var p in group.Parameters)
+            {
+                if (p.Grad is { } g) Update(index, p, g, group, LearningRate * group.LrScale, scale);
+                index++;
+            }
+    }
+
+    // Slots of parameters without gradients must read 0: write them host-side (rare: frozen-mid-training).
+    void ZeroMissing()
+    {
+        if (Params.All(p => p.Grad is not null)) return;
+        var host = new float[Params.Length];
+        Device.CopyToHost(_partial, host);
+        for (int i = 0; i < Params.Length; i++) if (Params[i].Grad is null) host[i] = 0f;
+        Device.CopyFromHost<float>(host, _partial);
+    }
+
+    /// <summary>One fused update of parameter number <paramref name="index"/> (in group order).</summary>
+    protected abstract void Update(int index, Parameter p, Tensor grad, ParamGroup group, float lr, DeviceBuffer<float> gradScale);
+
+    public void ZeroGrad() { foreach (var p in Params) p.ZeroGrad(); }
+
+    /// <summary>A zero-filled state tensor shaped like <paramref name="p"/>, outside any scope.</summary>
+    protected static Tensor State(Parameter p)
+    {
+        var t = Tensor.Create(p.Device, p.Shape, scoped: false);
+        p.Device.Fill(t.Buffer, t.Length, 0f);
+        return t;
+    }
+
+    protected virtual void DisposeState() { }
+
+    public void Dispose()
+    {
+        DisposeState();
+        Device.Release(_partial); Device.Release(_norm); Device.Release(_coef); Device.Release(_one);
+        GC.SuppressFinalize(this);
+    }
+}

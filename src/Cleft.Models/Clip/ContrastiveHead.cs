@@ -1,0 +1,28 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+
+namespace Cleft.Models.Clip;
+
+/// <summary>
+/// The CLIP loss head: L2-normalises both embeddings and applies the fused symmetric InfoNCE with a learnable
+/// <see cref="LogitScale"/>. <see cref="Sum"/> selects CLEFT's summed directions instead of open_clip's mean.
+/// </summary>
+public sealed class ContrastiveHead : Module
+{
+    public ContrastiveHead(IBackend device, bool sum = false, bool clamp = true, float? initScale = null)
+    {
+        Scale = AddModule("scale", new LogitScale(device, initScale, clamp));
+        Sum = sum;
+    }
+
+    public LogitScale Scale { get; }
+    public bool Sum { get; }
+
+    /// <summary>img [N, D], txt [N, D] (raw projections) -> scalar loss.</summary>
+    public Tensor Forward(Tensor img, Tensor txt) =>
+        Ops.ContrastiveLoss(Ops.L2Normalize(img), Ops.L2Normalize(txt), Scale.Value, Sum);
+
+    /// <summary>Stage 2: images [N, D] against class-prompt embeddings [K, D] with labels.</summary>
+    public Tensor Classification(Tensor img, Tensor classes, IntTensor labels) =>
+        Ops.ClassificationLoss(Ops.L2Normalize(img), Ops.L2Normalize(classes), labels, Scale.Value);
+}
