@@ -117,15 +117,20 @@ static unsafe class AttentionTile
     public static void ApplyVisibility(float* p, int ldp, int rows, int width, int q0, int k0, int kn,
         ReadOnlySpan<int> maskRow, in AttentionShape s, float fill)
     {
+        // The masked keys of this tile, found once (a vectorised search usually proves there are none): per-row
+        // work is then only the causal edge and these columns, not a test of every (row, key) pair.
+        Span<int> masked = stackalloc int[kn];
+        int count = 0;
+        if (s.HasMask && maskRow.Slice(k0, kn).Contains(0))
+            for (int j = 0; j < kn; j++)
+                if (maskRow[k0 + j] == 0) masked[count++] = j;
         for (int i = 0; i < rows; i++)
         {
             float* pi = p + (long)i * ldp;
             int limit = kn;
             if (s.Causal) limit = Math.Min(limit, Math.Max(0, q0 + i - k0 + 1));
-            for (int j = limit; j < width; j++) pi[j] = fill;
-            if (s.HasMask)
-                for (int j = 0; j < limit; j++)
-                    if (maskRow[k0 + j] == 0) pi[j] = fill;
+            if (limit < width) new Span<float>(pi + limit, width - limit).Fill(fill);
+            for (int c = 0; c < count && masked[c] < limit; c++) pi[masked[c]] = fill;
         }
     }
 }
