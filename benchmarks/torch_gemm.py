@@ -69,6 +69,9 @@ def case_contrastive(torch, n, d=512):
 
 CASES = {"gemm": case_gemm, "contrastive": case_contrastive}
 
+from torch_attention import CASES as ATTENTION_CASES  # noqa: E402 (benchmarks/torch_attention.py, same directory)
+CASES.update(ATTENTION_CASES)
+
 
 def median_seconds(fn, min_seconds, min_reps=5, max_reps=200):
     for _ in range(3):

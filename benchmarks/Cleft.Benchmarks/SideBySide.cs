@@ -24,7 +24,7 @@ public sealed record BenchCase(string Name, string TorchCase, string Description
 /// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
 /// --script benchmarks/torch_gemm.py
 /// </summary>
-public static class SideBySide
+public static partial class SideBySide
 {
     public static readonly BenchCase[] Cases =
     [
@@ -38,6 +38,7 @@ public static class SideBySide
         }),
         new("contrastive", "contrastive", "CLIP loss fwd+bwd, batch = size, dim 512 (normalise, InfoNCE both ways, learnable scale)",
             ContrastiveCase.Build),
+        .. AttentionCases(),
     ];
 
     // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower

@@ -265,6 +265,11 @@ public static class KernelCases
             s.B.CopyBlock(src, 3, C, dst, 2, 40, 5, 31);
             return [s.Read(dst)];
         }, 0, 0),
+
+        ["attention_forward"] = AttentionCases.Case,
+        ["attention_delta"] = AttentionCases.Case,
+        ["attention_backward_dkdv"] = AttentionCases.Case,
+        ["attention_backward_dq"] = AttentionCases.Case,
     };
 
 }

@@ -1,0 +1,180 @@
+using System.Numerics.Tensors;
+using static Cleft.Kernels.Cpu.AttentionTile;
+
+namespace Cleft.Kernels.Cpu;
+
+/// <summary>
+/// Flash-attention tiling on the host. The forward walks blocks of <see cref="Bq"/> queries over blocks of
+/// <see cref="Bk"/> keys with an online softmax (running max and sum per row), so only Bq x Bk scores exist
+/// at a time; the backward recomputes each tile's probabilities from the saved row log-sum-exp. Working
+/// memory is per-thread scratch of O(T D) floats, never T x T.
+/// Determinism: the forward task owns one (batch, head, query block) and the backward task one (batch, head);
+/// each writes only its own outputs and accumulates in a fixed order.
+/// </summary>
+static unsafe class CpuAttention
+{
+    public const int Bq = 64, Bk = 64;
+
+    [ThreadStatic] static float[]? _scratch;
+
+    static float[] Scratch(long floats)
+    {
+        if (_scratch is null || _scratch.Length < floats) _scratch = GC.AllocateUninitializedArray<float>((int)floats, pinned: true);
+        return _scratch;
+    }
+
+    /// <summary>Copies rows [r0, r0 + rows) of a [*, D] matrix into a [*, Dp] tile, zeroing the padding columns and rows up to padRows.</summary>
+    static void PackRows(float[] src, long srcOff, int rows, int padRows, int D, float* dst, int Dp)
+    {
+        for (int i = 0; i < padRows; i++)
+        {
+            var d = new Span<float>(dst + (long)i * Dp, Dp);
+            if (i < rows) { src.AsSpan((int)(srcOff + (long)i * D), D).CopyTo(d); d[D..].Clear(); }
+            else d.Clear();
+        }
+    }
+
+    /// <summary>Transposes rows [0, rows) of a [*, D] matrix into dst[d * ld + j], zeroing columns rows..width.</summary>
+    static void PackTransposed(float[] src, long srcOff, int rows, int width, int D, float* dst, int ld)
+    {
+        for (int j = 0; j < rows; j++)
+        {
+            long s = srcOff + (long)j * D;
+            for (int d = 0; d < D; d++) dst[(long)d * ld + j] = src[s + d];
+        }
+        for (int d = 0; d < D; d++) new Span<float>(dst + (long)d * ld + rows, width - rows).Clear();
+    }
+
+    /// <summary>
+    /// row = exp(max(row, -80)). Masked scores (-inf, or anything at all in the backward) are zeroed by
+    /// ApplyVisibility afterwards; the clamp keeps them inside exp's fast vector range (TensorPrimitives.Exp
+    /// takes a slow path for lanes outside it, measured 3x on the whole op) and above the denormals.
+    /// Visible entries are &lt;= 0 here (scores minus the running max or the lse), so only values whose
+    /// probability is below 2e-35 change.
+    /// </summary>
+    static void ExpClamped(Span<float> row)
+    {
+        TensorPrimitives.Max(row, -80f, row);
+        TensorPrimitives.Exp(row, row);
+    }
+
+    public static void ForwardBlock(float[] q, float[] k, float[] v, int[] mask, float[] o, float[] lse, in AttentionShape s, int bh, int qb)
+    {
+        int T = s.T, D = s.D, Dp = RoundUp(D, W), b = bh / s.Heads;
+        long off = (long)bh * T * D;
+        int q0 = qb * Bq, qn = Math.Min(Bq, T - q0), mr = RoundUp(qn, 4);
+        int keyEnd = KeyEnd(mask, b, s);
+        if (s.Causal) keyEnd = Math.Min(keyEnd, q0 + qn);
+        ReadOnlySpan<int> maskRow = s.HasMask ? mask.AsSpan(b * T, T) : default;
+
+        var buf = Scratch((long)Bq * Dp * 2 + (long)Dp * Bk + (long)Bk * Dp + (long)Bq * Bk + 2 * Bq);
+        fixed (float* p = buf)
+        {
+            float* qs = p, oacc = qs + Bq * Dp, kt = oacc + Bq * Dp, vs = kt + Dp * Bk, sc = vs + Bk * Dp, m = sc + Bq * Bk, l = m + Bq;
+            PackRows(q, off + (long)q0 * D, qn, mr, D, qs, Dp);
+            new Span<float>(oacc, mr * Dp).Clear();
+            new Span<float>(m, Bq).Fill(float.NegativeInfinity);
+            new Span<float>(l, Bq).Clear();
+            for (int k0 = 0; k0 < keyEnd; k0 += Bk)
+            {
+                int kn = Math.Min(Bk, keyEnd - k0), nv = (kn + W - 1) / W, width = nv * W;
+                PackTransposed(k, off + (long)k0 * D, kn, width, D, kt, Bk);
+                PackRows(v, off + (long)k0 * D, kn, kn, D, vs, Dp);
+                Mac(qs, Dp, 1, kt, Bk, sc, Bk, mr, D, nv, accumulate: false);
+                for (int i = 0; i < qn; i++) TensorPrimitives.Multiply(new Span<float>(sc + i * Bk, width), s.Scale, new Span<float>(sc + i * Bk, width));
+                ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, float.NegativeInfinity);
+                for (int i = 0; i < qn; i++)
+                {
+                    var row = new Span<float>(sc + i * Bk, width);
+                    float mNew = Math.Max(m[i], TensorPrimitives.Max(row));
+                    if (float.IsNegativeInfinity(mNew)) { row.Clear(); continue; } // nothing visible yet in this row
+                    TensorPrimitives.Subtract(row, mNew, row);
+                    ExpClamped(row);
+                    float alpha = MathF.Exp(m[i] - mNew); // 0 on the first visible tile (m = -inf)
+                    l[i] = l[i] * alpha + TensorPrimitives.Sum(row);
+                    if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(oacc + i * Dp, Dp), alpha, new Span<float>(oacc + i * Dp, Dp));
+                    m[i] = mNew;
+                }
+                // ExpClamped left tiny positive values where the scores were -inf: zero them again.
+                ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, 0f);
+                // Padding rows qn..mr hold Qs = 0 scores (finite): they only feed padding rows of oacc.
+                Mac(sc, Bk, 1, vs, Dp, oacc, Dp, mr, kn, Dp / W, accumulate: true);
+            }
+            for (int i = 0; i < qn; i++)
+            {
+                var dst = o.AsSpan((int)(off + (long)(q0 + i) * D), D);
+                long row = (long)bh * T + q0 + i;
+                if (l[i] > 0f)
+                {
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(oacc + i * Dp, D), 1f / l[i], dst);
+                    lse[row] = m[i] + MathF.Log(l[i]);
+                }
+                else { dst.Clear(); lse[row] = float.PositiveInfinity; }
+            }
+        }
+    }
+
+    public static void BackwardHead(float[] q, float[] k, float[] v, int[] mask, float[] o, float[] lse, float[] dO,
+        float[] dq, float[] dk, float[] dv, in AttentionShape s, int bh)
+    {
+        int T = s.T, D = s.D, Dp = RoundUp(D, W), Tp = RoundUp(T, W), b = bh / s.Heads;
+        long off = (long)bh * T * D, tile = (long)Tp * Dp;
+        int keyEnd = KeyEnd(mask, b, s);
+        ReadOnlySpan<int> maskRow = s.HasMask ? mask.AsSpan(b * T, T) : default;
+        var lseRow = lse.AsSpan((int)((long)bh * T), T);
+
+        var buf = Scratch(6 * tile + 2L * D * Tp + 2L * Bq * Bk + Tp);
+        fixed (float* p = buf)
+        {
+            float* qs = p, ks = qs + tile, dos = ks + tile, dQ = dos + tile, dK = dQ + tile, dV = dK + tile;
+            float* kt = dV + tile, vt = kt + (long)D * Tp, sc = vt + (long)D * Tp, dp = sc + Bq * Bk, delta = dp + Bq * Bk;
+            PackRows(q, off, T, Tp, D, qs, Dp);
+            PackRows(k, off, T, Tp, D, ks, Dp);
+            PackRows(dO, off, T, Tp, D, dos, Dp);
+            PackTransposed(k, off, T, Tp, D, kt, Tp);
+            PackTransposed(v, off, T, Tp, D, vt, Tp);
+            new Span<float>(dQ, (int)(3 * tile)).Clear();
+            for (int i = 0; i < T; i++)
+                delta[i] = TensorPrimitives.Dot(dO.AsSpan((int)(off + (long)i * D), D), o.AsSpan((int)(off + (long)i * D), D));
+
+            for (int k0 = 0; k0 < keyEnd; k0 += Bk)
+            {
+                int kn = Math.Min(Bk, keyEnd - k0), nv = (kn + W - 1) / W, width = nv * W, kr = RoundUp(kn, 4);
+                // Causal: queries before k0 see none of these keys.
+                for (int q0 = s.Causal ? k0 : 0; q0 < T; q0 += Bq)
+                {
+                    int qn = Math.Min(Bq, T - q0), mr = RoundUp(qn, 4);
+                    Mac(qs + (long)q0 * Dp, Dp, 1, kt + k0, Tp, sc, Bk, mr, D, nv, accumulate: false);
+                    for (int i = 0; i < mr; i++)
+                    {
+                        var row = new Span<float>(sc + i * Bk, width);
+                        if (i >= qn) { row.Clear(); continue; }
+                        // P = exp(scale s - lse); lse = +inf (no visible key) gives 0.
+                        TensorPrimitives.Multiply(row, s.Scale, row);
+                        TensorPrimitives.Subtract(row, lseRow[q0 + i], row);
+                        ExpClamped(row);
+                    }
+                    ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, 0f);
+                    Mac(dos + (long)q0 * Dp, Dp, 1, vt + k0, Tp, dp, Bk, mr, D, nv, accumulate: false);
+                    Mac(sc, 1, Bk, dos + (long)q0 * Dp, Dp, dV + (long)k0 * Dp, Dp, kr, qn, Dp / W, accumulate: true);
+                    for (int i = 0; i < mr; i++)
+                    {
+                        var dpi = new Span<float>(dp + i * Bk, width);
+                        if (i >= qn) { dpi.Clear(); continue; }
+                        TensorPrimitives.Subtract(dpi, delta[q0 + i], dpi);
+                        TensorPrimitives.Multiply(dpi, new ReadOnlySpan<float>(sc + i * Bk, width), dpi); // dS
+                    }
+                    Mac(dp, 1, Bk, qs + (long)q0 * Dp, Dp, dK + (long)k0 * Dp, Dp, kr, qn, Dp / W, accumulate: true);
+                    Mac(dp, Bk, 1, ks + (long)k0 * Dp, Dp, dQ + (long)q0 * Dp, Dp, mr, kn, Dp / W, accumulate: true);
+                }
+            }
+            for (int i = 0; i < T; i++)
+            {
+                int r = (int)(off + (long)i * D);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dQ + (long)i * Dp, D), s.Scale, dq.AsSpan(r, D));
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dK + (long)i * Dp, D), s.Scale, dk.AsSpan(r, D));
+                new ReadOnlySpan<float>(dV + (long)i * Dp, D).CopyTo(dv.AsSpan(r, D));
+            }
+        }
+    }
+}

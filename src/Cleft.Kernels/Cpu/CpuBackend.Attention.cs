@@ -1,0 +1,30 @@
+namespace Cleft.Kernels.Cpu;
+
+public sealed partial class CpuBackend
+{
+    // ---- attention (tiles in CpuAttention) ----
+    public void AttentionForward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+        DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
+    {
+        float[] qv = A(q), kv = A(k), vv = A(v), ov = A(o), lv = A(lse);
+        int[] mv = shape.HasMask ? I(keyMask) : [];
+        var s = shape;
+        int blocks = (s.T + CpuAttention.Bq - 1) / CpuAttention.Bq;
+        // One task per (batch, head, query block): the unit that owns its output rows.
+        For((long)s.Batch * s.Heads * blocks, (long)CpuAttention.Bq * s.T * s.D,
+            t => CpuAttention.ForwardBlock(qv, kv, vv, mv, ov, lv, s, t / blocks, t % blocks));
+    }
+
+    public void AttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+        DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
+        DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
+    {
+        float[] qv = A(q), kv = A(k), vv = A(v), ov = A(o), lv = A(lse), gv = A(dO), dqv = A(dq), dkv = A(dk), dvv = A(dv);
+        int[] mv = shape.HasMask ? I(keyMask) : [];
+        var s = shape;
+        // One task per (batch, head): dq rows collect every key block and dk/dv rows every query block, so a
+        // head is the smallest unit with a single writer for all three (B x H tasks is plenty for a CPU).
+        For((long)s.Batch * s.Heads, 3L * s.T * s.T * s.D,
+            bh => CpuAttention.BackwardHead(qv, kv, vv, mv, ov, lv, gv, dqv, dkv, dvv, s, bh));
+    }
+}
