@@ -10,7 +10,8 @@ namespace Cleft.Tests.Ilgpu;
 
 /// <summary>
 /// Offline CUDA checks, no GPU needed: every catalogue kernel compiles to PTX for sm_80 and sm_90, and ptxas
-/// 11.8 assembles each with no errors and a GEMM that does not spill. Without ptxas the assembly test is
+/// 11.8 assembles each with no errors, no stack frame and no register spills — every kernel, so a new one
+/// that spills fails here without a test of its own. Without ptxas the assembly test is
 /// skipped, unless CLEFT_REQUIRE_PTXAS=1 (CI), where a missing ptxas is a failure.
 /// </summary>
 [Collection(IlgpuCollection.Name)]
@@ -29,7 +30,7 @@ public sealed partial class PtxTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
-    public void PtxasAssemblesEveryKernelAndTheGemmDoesNotSpill()
+    public void PtxasAssemblesEveryKernelWithoutSpills()
     {
         string? ptxas = Ptxas.Locate();
         if (ptxas is null)
@@ -55,8 +56,8 @@ public sealed partial class PtxTests(ITestOutputHelper output)
                         errors.Add($"{k.Name} ({arch}): ptxas exit {r.ExitCode}\n{r.Log}");
                     else if (r.Registers is null)
                         errors.Add($"{k.Name} ({arch}): no register report in ptxas -v output\n{r.Log}");
-                    else if (k.Name == "gemm" && (r.SpillStores != 0 || r.SpillLoads != 0 || r.StackFrame != 0))
-                        errors.Add($"gemm ({arch}) spills: {r.StackFrame} bytes stack frame, {r.SpillStores} bytes spill stores, {r.SpillLoads} bytes spill loads");
+                    else if (r.SpillStores != 0 || r.SpillLoads != 0 || r.StackFrame != 0)
+                        errors.Add($"{k.Name} ({arch}) spills: {r.StackFrame} bytes stack frame, {r.SpillStores} bytes spill stores, {r.SpillLoads} bytes spill loads");
                 }
             Assert.True(errors.Count == 0, string.Join("\n", errors));
         }
