@@ -1,0 +1,57 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+
+namespace Cleft.Models.Gpt2;
+
+/// <summary>
+/// One pre-LN GPT-2 block: x + c_proj(attention(split(c_attn(ln_1(x))))), then x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).
+/// LoRA, when configured, sits on the fused c_attn only (CLEFT / PEFT's target_modules ["c_attn"]).
+/// </summary>
+public sealed class Gpt2Block : Module
+{
+    readonly Gpt2Config _cfg;
+
+    public Gpt2Block(IBackend device, Rng rng, Gpt2Config config, Gpt2Options options, int layerIdx)
+    {
+        _cfg = config;
+        LayerIdx = layerIdx;
+        int c = config.NEmbd;
+        Ln1 = AddModule("ln_1", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        CAttn = Register("attn.c_attn", Gpt2Conv1D.Create(device, rng, c, 3 * c, options, lora: true));
+        AttnProj = Register("attn.c_proj", Gpt2Conv1D.Create(device, rng, c, c, options, lora: false));
+        Ln2 = AddModule("ln_2", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        Fc = Register("mlp.c_fc", Gpt2Conv1D.Create(device, rng, c, config.NInner, options, lora: false));
+        MlpProj = Register("mlp.c_proj", Gpt2Conv1D.Create(device, rng, config.NInner, c, options, lora: false));
+    }
+
+    Gpt2Conv1D Register(string name, Gpt2Conv1D p) { AddModule(name, p.Module); return p; }
+
+    /// <summary>HF's 0-based layer_idx (the divisor is layerIdx + 1 with scale_attn_by_inverse_layer_idx).</summary>
+    public int LayerIdx { get; }
+    public Gpt2LayerNorm Ln1 { get; }
+    public Gpt2Conv1D CAttn { get; }
+    public Gpt2Conv1D AttnProj { get; }
+    public Gpt2LayerNorm Ln2 { get; }
+    public Gpt2Conv1D Fc { get; }
+    public Gpt2Conv1D MlpProj { get; }
+
+    /// <summary>Projections by their HF name inside the block, for checkpoint loading.</summary>
+    public IEnumerable<(string Name, Gpt2Conv1D Proj)> Projections() =>
+        [("attn.c_attn", CAttn), ("attn.c_proj", AttnProj), ("mlp.c_fc", Fc), ("mlp.c_proj", MlpProj)];
+
+    /// <summary>x [B, T, C]; <paramref name="keyPaddingMask"/> [B, T] of 0/1 (HF attention_mask) or null.</summary>
+    public Tensor Forward(Tensor x, IntTensor? keyPaddingMask)
+    {
+        int b = x.Dim(0), t = x.Dim(1), c = _cfg.NEmbd, h = _cfg.NHead, d = _cfg.HeadDim;
+        var qkv = CAttn.Forward(Ln1.Forward(x));
+        // [B, T, 3C] -> q, k, v each [B, H, T, D], as HF's split_heads.
+        Tensor Heads(int i) => Ops.Permute(Ops.Reshape(Ops.Slice(qkv, -1, i * c, c), b, t, h, d), 0, 2, 1, 3);
+        var a = Ops.Attention(Heads(0), Heads(1), Heads(2), causal: true, keyPaddingMask,
+            _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null);
+        a = Ops.Reshape(Ops.Permute(a, 0, 2, 1, 3), b, t, c);
+        x = Ops.Add(x, AttnProj.Forward(a));
+        var m = MlpProj.Forward(Ops.Gelu(Fc.Forward(Ln2.Forward(x))));
+        return Ops.Add(x, m);
+    }
+
+}

@@ -1,0 +1,114 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+
+namespace Cleft.Models.Gpt2;
+
+/// <summary>
+/// Hugging Face's GPT2Model: wte + wpe, n_layer blocks, ln_f; ids [B, T] -> hidden states [B, T, C] after
+/// ln_f. Parameter names are HF's without the "transformer." prefix ("wte.weight", "h.0.ln_1.weight", ...),
+/// so PEFT adapter keys come out as base_model.model.h.{i}.attn.c_attn.lora_A.weight. Position ids are
+/// arange(T), as HF uses when none are passed (right padding keeps real tokens at 0..n-1).
+/// </summary>
+public sealed class Gpt2Model : Module
+{
+    // arange(T) per sequence length, kept for the model's lifetime: the embedding's backward reads its index
+    // after Forward returns, so it cannot be a per-call temporary.
+    readonly Dictionary<int, IntTensor> _positions = new();
+    readonly IBackend _device;
+
+    public Gpt2Model(IBackend device, Gpt2Config config, Gpt2Options options, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        config.Validate();
+        options.Validate();
+        _device = device;
+        Config = config;
+        Options = options;
+        int c = config.NEmbd;
+        // GPT-2's own init (normal 0.02); pretrained weights overwrite everything but LoRA.
+        Wte = AddParameter("wte.weight", Parameter.Normal(device, rng, 0.02f, config.VocabSize, c));
+        Wpe = AddParameter("wpe.weight", Parameter.Normal(device, rng, 0.01f, config.NPositions, c));
+        var blocks = new Gpt2Block[config.NLayer];
+        for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
+        Blocks = blocks;
+        LnF = AddModule("ln_f", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        ApplyTrainability();
+    }
+
+    public Gpt2Config Config { get; }
+    public Gpt2Options Options { get; }
+    public Parameter Wte { get; }
+    public Parameter Wpe { get; }
+    public IReadOnlyList<Gpt2Block> Blocks { get; }
+    public Gpt2LayerNorm LnF { get; }
+
+    /// <summary>Freezes the base per <see cref="Options"/>; LoRA matrices stay trainable.</summary>
+    void ApplyTrainability()
+    {
+        if (!Options.FreezeBase) return;
+        foreach (var (name, p) in NamedParameters())
+        {
+            bool lora = name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || name.EndsWith(".lora_B.weight", StringComparison.Ordinal);
+            bool ln = name.StartsWith("ln_f.", StringComparison.Ordinal) || name.Contains(".ln_1.", StringComparison.Ordinal) || name.Contains(".ln_2.", StringComparison.Ordinal);
+            p.RequiresGrad = lora || (Options.TrainEmbeddings && ReferenceEquals(p, Wte)) || (Options.UnlockLayerNorm && ln);
+        }
+    }
+
+    /// <summary>Elements held as fp16 (frozen matrices with <see cref="Gpt2Options.HalfBase"/>); not in <see cref="Module.Parameters"/>.</summary>
+    public long HalfParameterCount => Blocks.SelectMany(b => b.Projections()).Sum(p => p.Proj.HalfWeight?.Length ?? 0);
+
+    /// <summary>Every parameter, fp32 and fp16.</summary>
+    public long TotalParameterCount => ParameterCount() + HalfParameterCount;
+
+    /// <summary>ids [B, T] in [0, vocab); attentionMask [B, T] of 0/1 or null (no padding). Returns [B, T, C].</summary>
+    public Tensor Forward(IntTensor ids, IntTensor? attentionMask = null)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Shape.Length != 2)
+            throw new ArgumentException($"Gpt2Model: input ids must be [batch, T], got {ids.ShapeString}");
+        int t = ids.Shape[1];
+        if (t > Config.NPositions)
+            throw new ArgumentException($"Gpt2Model: sequence length {t} exceeds n_positions {Config.NPositions}");
+        if (ids.Min < 0 || ids.Max >= Config.VocabSize)
+            throw new ArgumentException($"Gpt2Model: token ids span [{ids.Min}, {ids.Max}], outside the vocabulary [0, {Config.VocabSize})");
+        var x = Ops.Add(Ops.Embedding(Wte, ids), Ops.Embedding(Wpe, Positions(t))); // [B, T, C] + [T, C]
+        foreach (var block in Blocks) x = block.Forward(x, attentionMask);
+        return LnF.Forward(x);
+    }
+
+    IntTensor Positions(int t)
+    {
+        if (!_positions.TryGetValue(t, out var pos))
+            _positions[t] = pos = IntTensor.FromArray(_device, Enumerable.Range(0, t).ToArray(), t);
+        return pos;
+    }
+
+    /// <summary>
+    /// The pretrained tensors by HF name with their shapes and a loader each (LoRA excluded: it is not in a
+    /// base checkpoint). fp16-stored weights are included; they are not parameters.
+    /// </summary>
+    public IEnumerable<(string Name, int[] Shape, Action<float[]> Load)> CheckpointTensors()
+    {
+        // Projection weights are yielded through their Gpt2Conv1D (which may hold them in fp16), LoRA not at all.
+        var skip = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var block in Blocks)
+        {
+            foreach (var (_, proj) in block.Projections())
+                if (proj.Weight is { } w) skip.Add(w);
+            if (block.CAttn.Lora is { } l) { skip.Add(l.LoraA); skip.Add(l.LoraB); }
+        }
+        foreach (var (name, p) in NamedParameters())
+            if (!skip.Contains(p)) yield return (name, p.Shape, v => p.Load(v));
+        for (int i = 0; i < Blocks.Count; i++)
+            foreach (var (name, proj) in Blocks[i].Projections())
+                yield return ($"h.{i}.{name}.weight", [proj.InFeatures, proj.OutFeatures], proj.LoadWeight);
+    }
+
+    public override void Dispose()
+    {
+        foreach (var p in _positions.Values) p.Dispose();
+        _positions.Clear();
+        base.Dispose();
+    }
+}

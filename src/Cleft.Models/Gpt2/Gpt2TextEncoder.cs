@@ -1,0 +1,51 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+using Cleft.Models.Layers;
+
+namespace Cleft.Models.Gpt2;
+
+/// <summary>
+/// CLEFT's text tower: a GPT-2 (<see cref="Transformer"/>, frozen + LoRA by default) whose ln_f hidden state at
+/// each row's EOS/pad position (<see cref="Gpt2TextBatch.EosPositions"/>) is gathered and projected by a
+/// trainable Linear(n_embd, embedDim). The result is the raw text embedding; the contrastive head L2-normalises it.
+/// </summary>
+public sealed class Gpt2TextEncoder : Module
+{
+    public Gpt2TextEncoder(Gpt2Model transformer, Rng rng, int embedDim = 512)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        Transformer = AddModule("transformer", transformer);
+        Projection = AddModule("projection", new Linear(transformer.Wte.Device, rng, transformer.Config.NEmbd, embedDim));
+    }
+
+    /// <summary>A freshly initialised encoder (tests, or before <see cref="Gpt2Checkpoint.LoadWeights"/>).</summary>
+    public Gpt2TextEncoder(IBackend device, Gpt2Config config, Gpt2Options options, Rng rng, int embedDim = 512)
+        : this(new Gpt2Model(device, config, options, rng), rng, embedDim) { }
+
+    /// <summary>Loads config.json + model.safetensors from an HF directory, then adds the projection.</summary>
+    public static Gpt2TextEncoder FromPretrained(IBackend device, string directory, Gpt2Options options, Rng rng, int embedDim = 512)
+    {
+        var model = Gpt2Checkpoint.Load(device, directory, options, rng);
+        try { return new Gpt2TextEncoder(model, rng, embedDim); }
+        catch { model.Dispose(); throw; }
+    }
+
+    public Gpt2Model Transformer { get; }
+    public Linear Projection { get; }
+    public int EmbedDim => Projection.OutFeatures;
+
+    /// <summary>Hidden states after ln_f at each row's feature position: [B, n_embd].</summary>
+    public Tensor Features(Gpt2TextBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var hidden = Transformer.Forward(batch.Ids, batch.Mask);
+        var flat = Ops.Reshape(hidden, batch.Batch * batch.Length, Transformer.Config.NEmbd);
+        return Ops.IndexSelect(flat, batch.GatherIndex);
+    }
+
+    /// <summary>Text embeddings [B, embedDim].</summary>
+    public Tensor Forward(Gpt2TextBatch batch) => Projection.Forward(Features(batch));
+
+    /// <summary>Every parameter including the fp16-stored frozen matrices.</summary>
+    public long TotalParameterCount => ParameterCount() + Transformer.HalfParameterCount;
+}
