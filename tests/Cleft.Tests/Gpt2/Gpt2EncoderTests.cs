@@ -1,0 +1,129 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+using Cleft.Kernels.Cpu;
+using Cleft.Models.Gpt2;
+using Cleft.Models.Peft;
+using Xunit.Abstractions;
+
+namespace Cleft.Tests.Gpt2;
+
+/// <summary>Encoder behaviour: feature positions, parameter counts, what trains, fp16 base, adapters.</summary>
+public sealed class Gpt2EncoderTests(ITestOutputHelper output)
+{
+    static bool IsLora(string name) => name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal);
+
+    [Fact]
+    public void EosPositionIsFirstPadAfterLastRealTokenOrLastToken()
+    {
+        int[] mask = [1, 1, 1, 0, 0, /**/ 1, 1, 1, 1, 1, /**/ 1, 0, 0, 0, 0];
+        Assert.Equal([3, 4, 1], Gpt2TextBatch.EosPositionsOf(mask, 3, 5));
+        var holed = Assert.Throws<ArgumentException>(() => Gpt2TextBatch.EosPositionsOf([1, 0, 1, 0], 1, 4));
+        Assert.Contains("row 0 is not right padding", holed.Message);
+        Assert.Contains("no real token", Assert.Throws<ArgumentException>(() => Gpt2TextBatch.EosPositionsOf([1, 1, 0, 0], 2, 2)).Message);
+    }
+
+    [Fact]
+    public void BioMedLmLoraCountComesFromConfigAlone()
+    {
+        var counts = Gpt2ParameterCount.Compute(Gpt2Config.BioMedLm(), Gpt2Options.Cleft);
+        output.WriteLine($"BioMedLM + LoRA: {counts}");
+        Assert.Equal(32L * (8 * 2560 + 7680 * 8), counts.Lora);
+        Assert.Equal(2_621_440L, counts.Lora);
+        Assert.Equal(2560L * 512 + 512, counts.Projection);
+        Assert.Equal(2_621_440L + 1_311_232L, counts.Trainable);
+        // gpt2's well-known 124,439,808 parameters (wte tied to lm_head).
+        Assert.Equal(124_439_808L, Gpt2ParameterCount.Compute(Gpt2Config.Gpt2Small(), new Gpt2Options(), null).Base);
+    }
+
+    public static TheoryData<string> OptionNames => ["cleft", "cleft-half", "cleft-embed-ln", "full", "frozen"];
+
+    static Gpt2Options Options(string name) => name switch
+    {
+        "cleft" => Gpt2Options.Cleft,
+        "cleft-half" => Gpt2Options.Cleft with { HalfBase = true },
+        "cleft-embed-ln" => Gpt2Options.Cleft with { TrainEmbeddings = true, UnlockLayerNorm = true },
+        "full" => new Gpt2Options { FreezeBase = false },
+        _ => new Gpt2Options(),
+    };
+
+    [Theory]
+    [MemberData(nameof(OptionNames))]
+    public void ModuleCountsAgreeWithConfigArithmetic(string option)
+    {
+        var o = Options(option);
+        using var dev = new CpuBackend();
+        using var enc = new Gpt2TextEncoder(dev, Gpt2Fixture.Config, o, new Rng(1), 24);
+        var c = Gpt2ParameterCount.Compute(Gpt2Fixture.Config, o, 24);
+        Assert.Equal(c.Total, enc.TotalParameterCount);
+        Assert.Equal(c.Trainable, enc.ParameterCount(trainableOnly: true));
+    }
+
+    [Fact]
+    public void GradientsReachOnlyLoraAndProjectionWhenBaseIsFrozen()
+    {
+        using var dev = new CpuBackend();
+        using var enc = new Gpt2TextEncoder(Gpt2Fixture.LoadWithLora(dev), new Rng(3), 8);
+        using var batch = Gpt2Fixture.Batch(dev);
+        using (var scope = new TensorScope()) Ops.Sum(enc.Forward(batch)).Backward();
+        foreach (var (name, p) in enc.NamedParameters())
+        {
+            bool shouldTrain = IsLora(name) || name.StartsWith("projection.", StringComparison.Ordinal);
+            Assert.True(shouldTrain == p.RequiresGrad, $"{name}: RequiresGrad {p.RequiresGrad}");
+            Assert.True(shouldTrain == p.Grad is not null, $"{name}: gradient {(p.Grad is null ? "missing" : "present")}");
+        }
+    }
+
+    [Fact]
+    public void TrainEmbedAndUnlockLnAddWteAndLayerNorms()
+    {
+        using var dev = new CpuBackend();
+        using var enc = new Gpt2TextEncoder(dev, Gpt2Fixture.Config, Gpt2Options.Cleft with { TrainEmbeddings = true, UnlockLayerNorm = true }, new Rng(1), 8);
+        using var batch = Gpt2Fixture.Batch(dev);
+        using (var scope = new TensorScope()) Ops.Sum(enc.Forward(batch)).Backward();
+        var grads = enc.NamedParameters().Where(x => x.Param.Grad is not null).Select(x => x.Name).ToHashSet();
+        Assert.Contains("transformer.wte.weight", grads);
+        Assert.Contains("transformer.h.1.ln_2.weight", grads);
+        Assert.Contains("transformer.ln_f.bias", grads);
+        Assert.DoesNotContain("transformer.wpe.weight", grads);
+        Assert.DoesNotContain("transformer.h.0.mlp.c_fc.weight", grads);
+    }
+
+    [Fact]
+    public void HalfBaseStaysWithinFp16ToleranceOfFp32()
+    {
+        using var dev = new CpuBackend();
+        using var full = Gpt2Fixture.LoadWithLora(dev);
+        using var half = Gpt2Fixture.LoadWithLora(dev, half: true);
+        Assert.Equal(full.TotalParameterCount, half.TotalParameterCount);
+        Assert.True(half.HalfParameterCount > 0 && half.ParameterCount() < full.ParameterCount());
+        using var batch = Gpt2Fixture.Batch(dev);
+        using var scope = new TensorScope();
+        var a = full.Forward(batch.Ids, batch.Mask).ToArray();
+        var b = half.Forward(batch.Ids, batch.Mask).ToArray();
+        double diff = Gpt2Fixture.MaxAbsDiff(a, b);
+        output.WriteLine($"fp16 base vs fp32: hidden max |diff| {diff:E2}");
+        // fp16 keeps 11 significant bits (relative rounding 2^-11 ~ 4.9e-4); through 2 layers and ln_f of O(1)
+        // activations that stays well under 2e-2, and it must be non-zero (the weights really were rounded).
+        Assert.InRange(diff, 1e-7, 2e-2);
+    }
+
+    [Fact]
+    public void LoraAdapterRoundTripsThroughPeftFiles()
+    {
+        using var dev = new CpuBackend();
+        using var a = Gpt2Fixture.LoadWithLora(dev);
+        var dir = Path.Combine(Path.GetTempPath(), "cleft-gpt2-adapter-" + Guid.NewGuid().ToString("N"));
+        var cfg = Gpt2Fixture.LoraOptions().Lora!;
+        PeftAdapter.Save(dir, a, cfg);
+        using (var f = Cleft.Autograd.IO.SafetensorsFile.Open(Path.Combine(dir, PeftAdapter.WeightsFile)))
+            Assert.Contains("base_model.model.h.1.attn.c_attn.lora_B.weight", f.Entries.Keys);
+        using var b = Gpt2Checkpoint.Load(dev, Gpt2Fixture.Directory, Gpt2Fixture.LoraOptions(), new Rng(99));
+        var loaded = PeftAdapter.Load(dir, b);
+        Assert.Equal(cfg.R, loaded.R);
+        var pa = a.NamedParameters().ToDictionary(x => x.Name, x => x.Param);
+        foreach (var (name, p) in b.NamedParameters()) Assert.Equal(pa[name].ToArray(), p.ToArray());
+        using var batch = Gpt2Fixture.Batch(dev);
+        using var scope = new TensorScope();
+        Assert.Equal(a.Forward(batch.Ids, batch.Mask).ToArray(), b.Forward(batch.Ids, batch.Mask).ToArray());
+    }
+}
