@@ -39,9 +39,13 @@ public sealed class Gpt2Block : Module
     public IEnumerable<(string Name, Gpt2Conv1D Proj)> Projections() =>
         [("attn.c_attn", CAttn), ("attn.c_proj", AttnProj), ("mlp.c_fc", Fc), ("mlp.c_proj", MlpProj)];
 
-    /// <summary>x [B, T, C]; <paramref name="keyPaddingMask"/> [B, T] of 0/1 (HF attention_mask) or null.</summary>
-    public Tensor Forward(Tensor x, IntTensor? keyPaddingMask)
+    /// <summary>
+    /// x [B, T, C]; <paramref name="keyPaddingMask"/> [B, T] of 0/1 (HF attention_mask) or null. With
+    /// <paramref name="dropout"/> (HF resid_pdrop, training only) each branch output is dropped before the residual add.
+    /// </summary>
+    public Tensor Forward(Tensor x, IntTensor? keyPaddingMask, Rng? dropout = null)
     {
+        Tensor Drop(Tensor y) => dropout is null ? y : Ops.Dropout(y, _cfg.ResidPdrop, dropout, Training);
         int b = x.Dim(0), t = x.Dim(1), c = _cfg.NEmbd, h = _cfg.NHead, d = _cfg.HeadDim;
         var qkv = CAttn.Forward(Ln1.Forward(x));
         // [B, T, 3C] -> q, k, v each [B, H, T, D], as HF's split_heads.
@@ -49,9 +53,9 @@ public sealed class Gpt2Block : Module
         var a = Ops.Attention(Heads(0), Heads(1), Heads(2), causal: true, keyPaddingMask,
             _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null);
         a = Ops.Reshape(Ops.Permute(a, 0, 2, 1, 3), b, t, c);
-        x = Ops.Add(x, AttnProj.Forward(a));
+        x = Ops.Add(x, Drop(AttnProj.Forward(a)));
         var m = MlpProj.Forward(Ops.Gelu(Fc.Forward(Ln2.Forward(x))));
-        return Ops.Add(x, m);
+        return Ops.Add(x, Drop(m));
     }
 
 }

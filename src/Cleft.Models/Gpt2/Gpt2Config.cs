@@ -23,6 +23,11 @@ public sealed record Gpt2Config
     public bool ScaleAttnByInverseLayerIdx { get; init; }
     public int BosTokenId { get; init; }
     public int EosTokenId { get; init; }
+    /// <summary>Dropout after each block's attention and MLP projections (HF resid_pdrop), applied only with
+    /// <see cref="Gpt2Options.HfDropout"/> in training mode.</summary>
+    public float ResidPdrop { get; init; } = 0.1f;
+    /// <summary>Dropout on token + position embeddings (HF embd_pdrop), as <see cref="ResidPdrop"/>.</summary>
+    public float EmbdPdrop { get; init; } = 0.1f;
 
     public int HeadDim => NEmbd / NHead;
 
@@ -74,6 +79,8 @@ public sealed record Gpt2Config
             ScaleAttnByInverseLayerIdx = Bool(o, "scale_attn_by_inverse_layer_idx", source),
             BosTokenId = Int(o, "bos_token_id", source, 50256),
             EosTokenId = Int(o, "eos_token_id", source, 50256),
+            ResidPdrop = (float)Num(o, "resid_pdrop", source, 0.1),
+            EmbdPdrop = (float)Num(o, "embd_pdrop", source, 0.1),
         };
         cfg.Validate(source);
         return cfg;
@@ -89,6 +96,7 @@ public sealed record Gpt2Config
         Need(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon), $"layer_norm_epsilon must be positive, got {LayerNormEpsilon}");
         Need(Activations.Contains(ActivationFunction),
             $"activation_function '{ActivationFunction}' is not supported; only GPT-2's tanh GELU ({string.Join(" / ", Activations)}) is implemented");
+        Need(ResidPdrop is >= 0f and < 1f && EmbdPdrop is >= 0f and < 1f, $"resid_pdrop {ResidPdrop} / embd_pdrop {EmbdPdrop} must lie in [0, 1)");
         Need(BosTokenId >= 0 && BosTokenId < VocabSize && EosTokenId >= 0 && EosTokenId < VocabSize,
             $"bos_token_id {BosTokenId} / eos_token_id {EosTokenId} must lie in [0, vocab_size {VocabSize})");
     }

@@ -15,6 +15,7 @@ public sealed class Gpt2Model : Module
     // after Forward returns, so it cannot be a per-call temporary.
     readonly Dictionary<int, IntTensor> _positions = new();
     readonly IBackend _device;
+    readonly Rng? _dropout;
 
     public Gpt2Model(IBackend device, Gpt2Config config, Gpt2Options options, Rng rng)
     {
@@ -33,6 +34,8 @@ public sealed class Gpt2Model : Module
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
         LnF = AddModule("ln_f", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
+        _dropout = options.HfDropout ? new Rng(rng.NextUInt64()) : null;
         ApplyTrainability();
     }
 
@@ -73,7 +76,8 @@ public sealed class Gpt2Model : Module
         if (ids.Min < 0 || ids.Max >= Config.VocabSize)
             throw new ArgumentException($"Gpt2Model: token ids span [{ids.Min}, {ids.Max}], outside the vocabulary [0, {Config.VocabSize})");
         var x = Ops.Add(Ops.Embedding(Wte, ids), Ops.Embedding(Wpe, Positions(t))); // [B, T, C] + [T, C]
-        foreach (var block in Blocks) x = block.Forward(x, attentionMask);
+        if (_dropout is not null) x = Ops.Dropout(x, Config.EmbdPdrop, _dropout, Training);
+        foreach (var block in Blocks) x = block.Forward(x, attentionMask, _dropout);
         return LnF.Forward(x);
     }
 

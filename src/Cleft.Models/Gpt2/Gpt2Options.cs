@@ -18,6 +18,12 @@ public sealed record Gpt2Options
     public bool TrainEmbeddings { get; init; }
     /// <summary>CLEFT's --unlock_ln: every LayerNorm (ln_1, ln_2, ln_f) is trained.</summary>
     public bool UnlockLayerNorm { get; init; }
+    /// <summary>
+    /// HF GPT-2's training-mode dropout: embd_pdrop on the embeddings and resid_pdrop after each attention and
+    /// MLP projection (what CLEFT gets by calling model.train() on the LLM). attn_pdrop on the attention
+    /// probabilities is not reproduced: the fused attention never forms them. Off by default (deterministic).
+    /// </summary>
+    public bool HfDropout { get; init; }
 
     public static Gpt2Options Cleft => new() { Lora = new LoraConfig(8, 32f, 0.1f, ["c_attn"]) };
 

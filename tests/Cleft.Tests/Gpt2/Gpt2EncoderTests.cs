@@ -126,4 +126,23 @@ public sealed class Gpt2EncoderTests(ITestOutputHelper output)
         using var scope = new TensorScope();
         Assert.Equal(a.Forward(batch.Ids, batch.Mask).ToArray(), b.Forward(batch.Ids, batch.Mask).ToArray());
     }
+
+    [Fact]
+    public void HfDropoutActsInTrainingOnlyAndLeavesWeightsUnchanged()
+    {
+        using var dev = new CpuBackend();
+        using var plain = Gpt2Checkpoint.Load(dev, Gpt2Fixture.Directory, Gpt2Fixture.LoraOptions(), new Rng(4));
+        using var drop = Gpt2Checkpoint.Load(dev, Gpt2Fixture.Directory, Gpt2Fixture.LoraOptions() with { HfDropout = true }, new Rng(4));
+        // Same seed: the dropout stream is drawn after every initial value, so LoRA A starts identical.
+        Assert.Equal(plain.Blocks[1].CAttn.Lora!.LoraA.ToArray(), drop.Blocks[1].CAttn.Lora!.LoraA.ToArray());
+        using var batch = Gpt2Fixture.Batch(dev);
+        using var scope = new TensorScope();
+        var reference = plain.Forward(batch.Ids, batch.Mask).ToArray();
+        var trained = drop.Forward(batch.Ids, batch.Mask);
+        Assert.True(Gpt2Fixture.MaxAbsDiff(reference, trained.ToArray()) > 1e-2, "dropout in training mode should change the output");
+        Ops.Sum(trained).Backward();
+        Assert.NotNull(drop.Blocks[0].CAttn.Lora!.LoraA.Grad);
+        drop.Eval();
+        Assert.Equal(reference, drop.Forward(batch.Ids, batch.Mask).ToArray());
+    }
 }
