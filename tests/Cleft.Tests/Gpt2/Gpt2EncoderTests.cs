@@ -112,7 +112,8 @@ public sealed class Gpt2EncoderTests(ITestOutputHelper output)
     {
         using var dev = new CpuBackend();
         using var a = Gpt2Fixture.LoadWithLora(dev);
-        var dir = Path.Combine(Path.GetTempPath(), "cleft-gpt2-adapter-" + Guid.NewGuid().ToString("N"));
+        using var tmp = new Gpt2Fixture.TempDir();
+        var dir = Path.Combine(tmp.Path, "adapter");
         var cfg = Gpt2Fixture.LoraOptions().Lora!;
         PeftAdapter.Save(dir, a, cfg);
         using (var f = Cleft.Autograd.IO.SafetensorsFile.Open(Path.Combine(dir, PeftAdapter.WeightsFile)))

@@ -46,13 +46,21 @@ public static class Gpt2Fixture
         return f.Entries.Values.OrderBy(e => e.Offset).Select(e => new SafetensorsWriter.Item(e.Name, e.Shape, f.ReadFloats(e.Name))).ToList();
     }
 
-    /// <summary>A fresh directory holding the fixture config and the given tensors as model.safetensors.</summary>
-    public static string WriteModelDir(IEnumerable<SafetensorsWriter.Item> items, string? configJson = null)
+    /// <summary>A temporary directory, deleted on dispose.</summary>
+    public sealed class TempDir : IDisposable
     {
-        var dir = Path.Combine(Path.GetTempPath(), "cleft-gpt2-" + Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, Gpt2Checkpoint.ConfigFile), configJson ?? File.ReadAllText(Path.Combine(Directory, Gpt2Checkpoint.ConfigFile)));
-        SafetensorsWriter.Write(Path.Combine(dir, Gpt2Checkpoint.WeightsFile), items);
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cleft-gpt2-" + Guid.NewGuid().ToString("N"));
+        public TempDir() => System.IO.Directory.CreateDirectory(Path);
+        public static implicit operator string(TempDir d) => d.Path;
+        public void Dispose() { try { System.IO.Directory.Delete(Path, recursive: true); } catch (IOException) { } }
+    }
+
+    /// <summary>A fresh directory holding the fixture config and the given tensors as model.safetensors.</summary>
+    public static TempDir WriteModelDir(IEnumerable<SafetensorsWriter.Item> items, string? configJson = null)
+    {
+        var dir = new TempDir();
+        File.WriteAllText(System.IO.Path.Combine(dir, Gpt2Checkpoint.ConfigFile), configJson ?? File.ReadAllText(System.IO.Path.Combine(Directory, Gpt2Checkpoint.ConfigFile)));
+        SafetensorsWriter.Write(System.IO.Path.Combine(dir, Gpt2Checkpoint.WeightsFile), items);
         return dir;
     }
 
