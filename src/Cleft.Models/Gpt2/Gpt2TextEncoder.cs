@@ -48,4 +48,12 @@ public sealed class Gpt2TextEncoder : Module
 
     /// <summary>Every parameter including the fp16-stored frozen matrices.</summary>
     public long TotalParameterCount => ParameterCount() + Transformer.HalfParameterCount;
+
+    /// <summary>The module's own trainable / total counts, to set beside <see cref="Gpt2ParameterCount.Compute"/>.</summary>
+    public string ParameterReport()
+    {
+        long total = TotalParameterCount, trainable = ParameterCount(trainableOnly: true);
+        long lora = NamedParameters().Where(x => x.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || x.Name.EndsWith(".lora_B.weight", StringComparison.Ordinal)).Sum(x => x.Param.Length);
+        return $"total {total:N0} (fp16 {Transformer.HalfParameterCount:N0}, LoRA {lora:N0}, projection {Projection.ParameterCount():N0}); trainable {trainable:N0} ({100.0 * trainable / total:F2}%)";
+    }
 }

@@ -56,6 +56,8 @@ public sealed class Gpt2EncoderTests(ITestOutputHelper output)
         var c = Gpt2ParameterCount.Compute(Gpt2Fixture.Config, o, 24);
         Assert.Equal(c.Total, enc.TotalParameterCount);
         Assert.Equal(c.Trainable, enc.ParameterCount(trainableOnly: true));
+        output.WriteLine($"{option}: module {enc.ParameterReport()}; config {c}");
+        Assert.Equal(c.ToString()[..c.ToString().IndexOf(" (", StringComparison.Ordinal)], enc.ParameterReport()[..enc.ParameterReport().IndexOf(" (", StringComparison.Ordinal)]);
     }
 
     [Fact]
