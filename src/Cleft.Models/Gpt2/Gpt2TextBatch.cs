@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Text;
 
 namespace Cleft.Models.Gpt2;
 
@@ -44,6 +45,18 @@ public sealed class Gpt2TextBatch : IDisposable
             return new Gpt2TextBatch(i, m, IntTensor.FromArray(device, gather, batch), pos);
         }
         catch { i?.Dispose(); m?.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// Tokenizes captions CLEFT's way: right padding to <paramref name="maxLength"/> with pad = eos (so the first
+    /// pad is the EOS whose hidden state is the feature), truncation beyond it (then the last token is used).
+    /// </summary>
+    public static Gpt2TextBatch Encode(IBackend device, Gpt2Tokenizer tokenizer, IReadOnlyList<string> texts, int maxLength, int eosId)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(texts);
+        var (ids, mask) = tokenizer.EncodeBatch(texts, maxLength, eosId);
+        return Create(device, ids, mask, texts.Count, maxLength);
     }
 
     /// <summary>

@@ -23,6 +23,21 @@ public sealed class Gpt2EncoderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TokenizedCaptionsGatherAtEosOrLastTokenWhenTruncated()
+    {
+        // Byte-level vocabulary only (ids 0..255) plus <|endoftext|> = 256: one token per character.
+        var vocab = Enumerable.Range(0, 256).ToDictionary(b => Cleft.Models.Text.Gpt2Tokenizer.ByteChar((byte)b).ToString(), b => b);
+        vocab["<|endoftext|>"] = 256;
+        var tok = new Cleft.Models.Text.Gpt2Tokenizer(vocab, []);
+        using var dev = new CpuBackend();
+        using var batch = Gpt2TextBatch.Encode(dev, tok, ["ab", "abcdef"], maxLength: 4, eosId: 256);
+        Assert.Equal([2, 3], batch.EosPositions);
+        Assert.Equal(['a', 'b', 256, 256, 'a', 'b', 'c', 'd'], batch.Ids.ToArray());
+        Assert.Equal([2, 7], batch.GatherIndex.ToArray());
+        Assert.Throws<ArgumentException>(() => Gpt2TextBatch.Encode(dev, tok, [""], 4, 256).Dispose());
+    }
+
+    [Fact]
     public void BioMedLmLoraCountComesFromConfigAlone()
     {
         var counts = Gpt2ParameterCount.Compute(Gpt2Config.BioMedLm(), Gpt2Options.Cleft);
