@@ -64,6 +64,9 @@ public sealed record Gpt2Config
         if (node is not JsonObject o) throw new InvalidDataException($"{source}: expected a JSON object");
         if (o["model_type"] is { } mt && Str(o, "model_type", source) != "gpt2")
             throw new InvalidDataException($"{source}: model_type is '{mt}', expected 'gpt2'");
+        // HF's scale_attn_weights (default true) divides scores by sqrt(head_dim); the fused attention always does.
+        if (o.ContainsKey("scale_attn_weights") && !Bool(o, "scale_attn_weights", source))
+            throw new InvalidDataException($"{source}: scale_attn_weights false is not supported (attention always scales by 1/sqrt(head_dim))");
         int nEmbd = Int(o, "n_embd", source, null);
         var cfg = new Gpt2Config
         {

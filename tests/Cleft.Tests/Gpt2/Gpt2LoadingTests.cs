@@ -44,6 +44,7 @@ public sealed class Gpt2LoadingTests
     [InlineData("model_type", "\"bert\"", "model_type")]
     [InlineData("scale_attn_by_inverse_layer_idx", "\"yes\"", "scale_attn_by_inverse_layer_idx")]
     [InlineData("eos_token_id", "97", "eos_token_id")]
+    [InlineData("scale_attn_weights", "false", "scale_attn_weights")]
     public void BadConfigIsRefusedNamingFileAndField(string key, string? json, string expected)
     {
         using var dir = Gpt2Fixture.WriteModelDir(Gpt2Fixture.ReadAll(), ConfigWith(o =>
