@@ -12,13 +12,14 @@ namespace Cleft.Models.Vision;
 /// </summary>
 public sealed class VitEmbeddings : Module
 {
-    readonly int _hidden, _registers;
+    readonly int _hidden, _registers, _imageSize;
 
     public VitEmbeddings(IBackend device, Rng rng, VitConfig config, int imageSize)
     {
-        _hidden = config.HiddenSize; _registers = config.RegisterTokens;
+        _hidden = config.HiddenSize; _registers = config.RegisterTokens; _imageSize = imageSize;
         Grid = config.Grid(imageSize);
-        // HF init: cls and positions ~ N(0, 1) at construction (later truncated normal 0.02); registers zeros.
+        // As HF's _init_weights: cls and positions N(0, 0.02) (HF truncates at 2 std), registers zeros. Pretrained
+        // weights replace all of them (VitCheckpoint).
         ClsToken = AddParameter("cls_token", Parameter.Normal(device, rng, 0.02f, 1, 1, _hidden));
         RegisterTokens = _registers > 0 ? AddParameter("register_tokens", Parameter.Zeros(device, 1, _registers, _hidden)) : null;
         PositionEmbeddings = AddParameter("position_embeddings", Parameter.Normal(device, rng, 0.02f, 1, 1 + Grid * Grid, _hidden));
@@ -37,7 +38,7 @@ public sealed class VitEmbeddings : Module
         var patches = Patches.Forward(pixels);                                   // [B, N, h]
         int b = patches.Dim(0), n = patches.Dim(1);
         if (n != Grid * Grid)
-            throw new ArgumentException($"VitEmbeddings: pixels {pixels.Describe()} give {n} patches, the position table has {Grid}x{Grid}");
+            throw new ArgumentException($"VitEmbeddings: pixels {pixels.Describe()} give {n} patches; the model was built for {Grid} x {Grid} patches ({_imageSize} px images)");
         var cls = Ops.Repeat(Ops.Reshape(ClsToken, 1, _hidden), b);               // [B, 1, h]
         var tokens = Ops.Concat(1, cls, patches);                                 // [B, 1 + N, h]
         tokens = Ops.Add(tokens, Ops.Reshape(PositionEmbeddings, 1 + n, _hidden)); // trailing-shape broadcast over B

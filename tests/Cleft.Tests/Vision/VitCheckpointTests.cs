@@ -80,3 +80,20 @@ public sealed class VitCheckpointTests : IDisposable
         Assert.Equal(st.ReadFloats("embeddings.cls_token"), vit.Embeddings.ClsToken.ToArray());
     }
 }
+
+/// <summary>Input shape errors at forward time name the expected grid.</summary>
+public sealed class VitInputTests
+{
+    [Theory]
+    [InlineData(new[] { 1, 3, 20, 20 }, "built for 4 x 4 patches (16 px images)")]
+    [InlineData(new[] { 1, 3, 16, 12 }, "[1,3,16,12]")]
+    [InlineData(new[] { 1, 1, 16, 16 }, "[batch, 3, S, S]")]
+    public void WrongPixelsAreRejected(int[] shape, string expected)
+    {
+        using var dev = new CpuBackend();
+        using var vit = new VisionTransformer(dev, new Rng(1), VitConfig.Tiny);
+        using var scope = new TensorScope();
+        var ex = Assert.Throws<ArgumentException>(() => vit.ForwardTokens(Tensor.Zeros(dev, shape)));
+        Assert.Contains(expected, ex.Message);
+    }
+}
