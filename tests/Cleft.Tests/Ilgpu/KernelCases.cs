@@ -127,6 +127,20 @@ public static class KernelCases
             return [s.Read(dx)];
         }, 1e-6, 1e-5),
 
+        ["gelu_erf"] = new("exact (erf) GELU on +-3", s =>
+        {
+            var x = s.Rand(1037, 3f); var y = s.Rand(1037);
+            s.B.GeluErf(x, y, 1037);
+            return [s.Read(y)];
+        }, 1e-6, 1e-5),
+
+        ["gelu_erf_backward"] = new("exact GELU derivative times dy on +-3", s =>
+        {
+            var x = s.Rand(1037, 3f); var dy = s.Rand(1037); var dx = s.Rand(1037);
+            s.B.GeluErfBackward(x, dy, dx, 1037);
+            return [s.Read(dx)];
+        }, 1e-6, 1e-5),
+
         ["dropout"] = new("p = 0.3 and p = 0.9: the same mask on both devices", s =>
         {
             var x = s.Rand(1037); var y = s.Rand(1037); var z = s.Rand(1037);

@@ -1,0 +1,25 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Cleft.Kernels.Ilgpu;
+
+// Exact GELU (IBackend.GeluErf.cs): elementwise launches of the gelu_erf kernels.
+public sealed partial class IlgpuBackend
+{
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long>? _geluErf;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long>? _geluErfBackward;
+
+    public void GeluErf(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _geluErf, "gelu_erf", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), F(x), F(y), n);
+    }
+
+    public void GeluErfBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
+    {
+        if (n == 0) return;
+        Kernel(ref _geluErfBackward, "gelu_erf_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>>(m)))
+            (Elementwise(n), F(x), F(dy), F(dx), n);
+    }
+}

@@ -1,0 +1,59 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+using Cleft.Models.Layers;
+
+namespace Cleft.Models.Vision;
+
+/// <summary>
+/// HF's Dinov2WithRegistersAttention: separate query/key/value projections (attention.attention.*), bidirectional
+/// multi-head attention with scale 1/sqrt(head_dim), then attention.output.dense. Dropout is omitted: DINOv2's
+/// attention and hidden dropout probabilities are 0.
+/// </summary>
+public sealed class VitAttention : Module
+{
+    readonly int _heads, _headDim;
+
+    public VitAttention(IBackend device, Rng rng, VitConfig config)
+    {
+        _heads = config.Heads; _headDim = config.HeadDim;
+        var self = AddModule("attention", new SelfAttention(device, rng, config));
+        Query = self.Query; Key = self.Key; Value = self.Value;
+        Dense = AddModule("output", new Output(device, rng, config)).Dense;
+    }
+
+    public Linear Query { get; }
+    public Linear Key { get; }
+    public Linear Value { get; }
+    public Linear Dense { get; }
+
+    /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
+    public Tensor Forward(Tensor x)
+    {
+        int b = x.Dim(0), t = x.Dim(1);
+        Tensor Heads(Linear proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
+        var o = Ops.Attention(Heads(Query), Heads(Key), Heads(Value), causal: false);
+        var merged = Ops.Reshape(Ops.Permute(o, 0, 2, 1, 3), b, t, _heads * _headDim);
+        return Dense.Forward(merged);
+    }
+
+    sealed class SelfAttention : Module
+    {
+        public SelfAttention(IBackend device, Rng rng, VitConfig c)
+        {
+            Query = AddModule("query", new Linear(device, rng, c.HiddenSize, c.HiddenSize, c.QkvBias));
+            Key = AddModule("key", new Linear(device, rng, c.HiddenSize, c.HiddenSize, c.QkvBias));
+            Value = AddModule("value", new Linear(device, rng, c.HiddenSize, c.HiddenSize, c.QkvBias));
+        }
+
+        public Linear Query { get; }
+        public Linear Key { get; }
+        public Linear Value { get; }
+    }
+
+    sealed class Output : Module
+    {
+        public Output(IBackend device, Rng rng, VitConfig c) => Dense = AddModule("dense", new Linear(device, rng, c.HiddenSize, c.HiddenSize));
+
+        public Linear Dense { get; }
+    }
+}
