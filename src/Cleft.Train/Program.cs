@@ -15,6 +15,8 @@ public static class Program
                     --steps N (300)  --batch N (128)  --hidden N (64)  --lr X (0.2)  --seed N (42)
           ptx       compile every ILGPU kernel to PTX without a GPU
                     --arch sm_80|sm_90 (sm_80)  --out DIR (required)
+          synth     write a synthetic CheXpert-style data set (grayscale PNGs + manifest.csv)
+                    --out DIR (required)  --count N (1000)  --seed N (42)  --size N (64)
           devices   list the devices this machine offers
           help      this text
         """;
@@ -33,6 +35,7 @@ public static class Program
             {
                 "demo" => RunDemo(new CliArgs(rest)),
                 "ptx" => PtxCommand.Run(rest),
+                "synth" => RunSynth(new CliArgs(rest)),
                 "devices" => ListDevices(),
                 _ => throw new CliException($"unknown command '{args[0]}'; run 'cleft help'"),
             };
@@ -62,6 +65,18 @@ public static class Program
         a.RejectUnknown("demo");
         using var device = Devices.Create(deviceName);
         Demo.Run(device, o, Console.Out);
+        return 0;
+    }
+
+    static int RunSynth(CliArgs a)
+    {
+        string outDir = a.Optional("out") ?? throw new CliException("synth: --out DIR is required");
+        int count = a.Int("count", 1000, 1, 10_000_000);
+        ulong seed = (ulong)a.Int("seed", 42, 0);
+        int size = a.Int("size", 64, 16, 1024);
+        a.RejectUnknown("synth");
+        Console.WriteLine($"synth: {Data.SyntheticChest.Describe(count, seed, size)} -> {outDir}");
+        Data.SyntheticChest.Generate(outDir, count, seed, size, Console.Out);
         return 0;
     }
 

@@ -1,0 +1,77 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace Cleft.Train.Data;
+
+/// <summary>
+/// Minimal PNG encoder for 8-bit grayscale: IHDR, one zlib IDAT (filter type 0 on every row), IEND.
+/// Enough for the synthetic data set; the decoder side is StbImageSharp, so a round trip checks both.
+/// </summary>
+public static class PngWriter
+{
+    static readonly byte[] Signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    static readonly uint[] CrcTable = BuildCrcTable();
+
+    public static void WriteGray(string path, ReadOnlySpan<byte> pixels, int width, int height)
+    {
+        using var fs = File.Create(path);
+        WriteGray(fs, pixels, width, height);
+    }
+
+    public static void WriteGray(Stream output, ReadOnlySpan<byte> pixels, int width, int height)
+    {
+        if (width <= 0 || height <= 0 || pixels.Length != width * height)
+            throw new ArgumentException($"{pixels.Length} pixels for a {width}x{height} image");
+        output.Write(Signature);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8; // bit depth
+        ihdr[9] = 0; // colour type 0: grayscale; compression, filter, interlace all 0
+        Chunk(output, "IHDR", ihdr);
+
+        using var raw = new MemoryStream();
+        using (var z = new ZLibStream(raw, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            for (int y = 0; y < height; y++)
+            {
+                z.WriteByte(0); // filter: none
+                z.Write(pixels.Slice(y * width, width));
+            }
+        }
+        Chunk(output, "IDAT", raw.ToArray());
+        Chunk(output, "IEND", []);
+    }
+
+    static void Chunk(Stream s, string type, byte[] data)
+    {
+        Span<byte> b4 = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(b4, data.Length);
+        s.Write(b4);
+        var typeBytes = System.Text.Encoding.ASCII.GetBytes(type);
+        s.Write(typeBytes);
+        s.Write(data);
+        uint crc = Crc(0xFFFFFFFFu, typeBytes);
+        crc = Crc(crc, data) ^ 0xFFFFFFFFu;
+        BinaryPrimitives.WriteUInt32BigEndian(b4, crc);
+        s.Write(b4);
+    }
+
+    static uint Crc(uint crc, ReadOnlySpan<byte> data)
+    {
+        foreach (byte b in data) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        return crc;
+    }
+
+    static uint[] BuildCrcTable()
+    {
+        var t = new uint[256];
+        for (uint n = 0; n < 256; n++)
+        {
+            uint c = n;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[n] = c;
+        }
+        return t;
+    }
+}
