@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+
+namespace Cleft.Train.Data;
+
+/// <summary>
+/// One batch on the host: <see cref="Pixels"/> is [Count, 3, Size, Size] normalised floats, with the caption,
+/// label and manifest index of each row. Rows of skipped images are left out, so Count can be below the batch size.
+/// </summary>
+public sealed record ImageBatch(float[] Pixels, int Count, int Size, string[] Captions, int[] Labels, int[] Indices);
+
+/// <param name="Shuffle">Reshuffle every epoch with a permutation seeded by (Seed, epoch).</param>
+/// <param name="Augment">Train augmentation (seeded per sample) instead of the eval transform.</param>
+/// <param name="Prefetch">Batches decoded ahead of the consumer (bounded queue).</param>
+/// <param name="Workers">Images decoded in parallel inside a batch (the machine has 2 cores).</param>
+public sealed record LoaderOptions(int BatchSize, bool Shuffle = true, ulong Seed = 42, bool Augment = false,
+    bool DropLast = false, int Prefetch = 2, int Workers = 2)
+{
+    public void Validate()
+    {
+        if (BatchSize <= 0) throw new ArgumentException($"batch size must be positive, got {BatchSize}");
+        if (Prefetch <= 0 || Workers <= 0) throw new ArgumentException($"prefetch ({Prefetch}) and workers ({Workers}) must be positive");
+    }
+}
+
+/// <summary>
+/// Batches over an <see cref="ImageDataset"/>. A background task decodes up to <c>Prefetch</c> batches ahead
+/// (each batch decoded by <c>Workers</c> threads); batches come out in order, and because every sample's
+/// augmentation has its own seeded Rng, the pixels do not depend on thread timing. Errors on the producer
+/// side are rethrown to the consumer. Stopping the enumeration early cancels the producer.
+/// </summary>
+public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
+{
+    public ImageDataset Dataset { get; } = dataset;
+    public LoaderOptions Options { get; } = Checked(options);
+
+    static LoaderOptions Checked(LoaderOptions o) { o.Validate(); return o; }
+
+    public int BatchesPerEpoch => Options.DropLast ? Dataset.Count / Options.BatchSize : (Dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
+
+    /// <summary>Sample order for an epoch: identity, or a permutation seeded by (seed, epoch).</summary>
+    public int[] Order(int epoch) => Options.Shuffle
+        ? Splits.Permutation(Dataset.Count, Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)(uint)epoch)
+        : Enumerable.Range(0, Dataset.Count).ToArray();
+
+    public IEnumerable<ImageBatch> Epoch(int epoch)
+    {
+        var order = Order(epoch);
+        int batches = BatchesPerEpoch;
+        using var queue = new BlockingCollection<ImageBatch>(Options.Prefetch);
+        using var cts = new CancellationTokenSource();
+        ExceptionDispatchInfo? failure = null;
+        var producer = Task.Run(() =>
+        {
+            try
+            {
+                for (int b = 0; b < batches && !cts.IsCancellationRequested; b++)
+                    queue.Add(MakeBatch(order, b, epoch), cts.Token);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
+            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e); }
+            finally { queue.CompleteAdding(); }
+        });
+        try
+        {
+            foreach (var batch in queue.GetConsumingEnumerable()) yield return batch;
+            producer.Wait();
+            failure?.Throw();
+        }
+        finally
+        {
+            cts.Cancel();
+            try { producer.Wait(); } catch (AggregateException) { } // already reported through 'failure'
+        }
+    }
+
+    /// <summary>Decodes batch <paramref name="b"/> of an epoch synchronously (the prefetcher calls this).</summary>
+    public ImageBatch MakeBatch(int[] order, int b, int epoch)
+    {
+        int start = b * Options.BatchSize, n = Math.Min(Options.BatchSize, order.Length - start);
+        int per = Dataset.SampleFloats;
+        var pixels = new float[n * per];
+        var ok = new bool[n];
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Options.Workers }, i =>
+        {
+            int index = order[start + i];
+            var rng = Options.Augment ? ImageDataset.SampleRng(Options.Seed, epoch, index) : null;
+            ok[i] = Dataset.TryLoad(index, pixels.AsSpan(i * per, per), rng);
+        });
+        int kept = ok.Count(x => x);
+        if (kept < n) // compact: move the good rows to the front, in order
+        {
+            int w = 0;
+            for (int i = 0; i < n; i++)
+                if (ok[i]) { if (w != i) pixels.AsSpan(i * per, per).CopyTo(pixels.AsSpan(w * per, per)); w++; }
+            Array.Resize(ref pixels, kept * per);
+        }
+        var indices = Enumerable.Range(0, n).Where(i => ok[i]).Select(i => order[start + i]).ToArray();
+        var entries = indices.Select(i => Dataset.Manifest.Entries[i]).ToArray();
+        return new ImageBatch(pixels, kept, Dataset.Preprocess.CropSize,
+            entries.Select(e => e.Caption).ToArray(), entries.Select(e => e.Label).ToArray(), indices);
+    }
+}
