@@ -102,6 +102,19 @@ public sealed class LoaderTests
     }
 
     [Fact]
+    public void StoppingEarlyEndsTheProducer()
+    {
+        using var dir = new TempDir();
+        var m = ChexpertManifest.Load(SyntheticChest.Generate(dir.Path, 30, seed: 4, size: 32));
+        var loader = new DataLoader(new ImageDataset(m, Small), new LoaderOptions(2, Prefetch: 1));
+        var first = loader.Epoch(0).First();              // 15 batches, bounded queue of 1: must not hang
+        Assert.Equal(2, first.Count);
+        Assert.Equal(loader.Order(0)[..2], first.Indices);
+        Assert.Equal(2, loader.Epoch(0).Take(2).Count());
+        Assert.Throws<ArgumentException>(() => new DataLoader(new ImageDataset(m, Small), new LoaderOptions(0)));
+    }
+
+    [Fact]
     public void SplitsAreSeededNestedAndDisjoint()
     {
         var (train, val) = Splits.TrainVal(100, 0.2, seed: 7);
