@@ -58,7 +58,7 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
                     queue.Add(MakeBatch(order, b, epoch), cts.Token);
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
-            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e); }
+            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(Unwrap(e)); }
             finally { queue.CompleteAdding(); }
         });
         try
@@ -73,6 +73,11 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
             try { producer.Wait(); } catch (AggregateException) { } // already reported through 'failure'
         }
     }
+
+    /// <summary>Parallel.For wraps worker errors; surface the (first) image error itself so its message names the file.</summary>
+    static Exception Unwrap(Exception e) => e is AggregateException a
+        ? a.Flatten().InnerExceptions.FirstOrDefault(x => x is ImageLoadException) ?? a.Flatten().InnerExceptions[0]
+        : e;
 
     /// <summary>Decodes batch <paramref name="b"/> of an epoch synchronously (the prefetcher calls this).</summary>
     public ImageBatch MakeBatch(int[] order, int b, int epoch)
