@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace Cleft.Train.Data;
 
 /// <summary>
-/// Minimal PNG encoder for 8-bit grayscale: IHDR, one zlib IDAT (filter type 0 on every row), IEND.
+/// Minimal PNG encoder for 8-bit grayscale or RGB: IHDR, one zlib IDAT (filter type 0 on every row), IEND.
 /// Enough for the synthetic data set; the decoder side is StbImageSharp, so a round trip checks both.
 /// </summary>
 public static class PngWriter
@@ -18,16 +18,20 @@ public static class PngWriter
         WriteGray(fs, pixels, width, height);
     }
 
-    public static void WriteGray(Stream output, ReadOnlySpan<byte> pixels, int width, int height)
+    public static void WriteGray(Stream output, ReadOnlySpan<byte> pixels, int width, int height) => Write(output, pixels, width, height, 1);
+
+    /// <summary><paramref name="channels"/> 1 (gray) or 3 (interleaved RGB).</summary>
+    public static void Write(Stream output, ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
-        if (width <= 0 || height <= 0 || pixels.Length != width * height)
-            throw new ArgumentException($"{pixels.Length} pixels for a {width}x{height} image");
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 or 3");
+        if (width <= 0 || height <= 0 || pixels.Length != width * height * channels)
+            throw new ArgumentException($"{pixels.Length} bytes for a {width}x{height}x{channels} image");
         output.Write(Signature);
         var ihdr = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
         BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
         ihdr[8] = 8; // bit depth
-        ihdr[9] = 0; // colour type 0: grayscale; compression, filter, interlace all 0
+        ihdr[9] = (byte)(channels == 1 ? 0 : 2); // colour type 0 gray, 2 RGB; compression, filter, interlace all 0
         Chunk(output, "IHDR", ihdr);
 
         using var raw = new MemoryStream();
@@ -36,7 +40,7 @@ public static class PngWriter
             for (int y = 0; y < height; y++)
             {
                 z.WriteByte(0); // filter: none
-                z.Write(pixels.Slice(y * width, width));
+                z.Write(pixels.Slice(y * width * channels, width * channels));
             }
         }
         Chunk(output, "IDAT", raw.ToArray());

@@ -73,3 +73,24 @@ public sealed class MetricsTests
         Assert.Equal(b.auc, RocAuc.Binary(b.scores, b.labels.Select(l => l == 1).ToArray()), 12);
     }
 }
+
+public sealed class ZeroShotEvaluationTests
+{
+    [Fact]
+    public void CosineArgmaxAndAuc()
+    {
+        // classes along x and y; images scaled arbitrarily (normalised inside)
+        float[] classes = [1, 0, 0, 2];
+        float[] images = [5, 1, 0.1f, 3, 2, 2.5f, 1, 0];
+        var r = ZeroShotEvaluation.Evaluate(images, classes, 2, [0, 1, 0, 0], logitScale: MathF.Log(100));
+        Assert.Equal([0, 1, 1, 0], r.Predictions);
+        Assert.Equal(0.75, r.Accuracy);
+        Assert.Equal(1, r.Confusion.Counts[0, 1]);
+        // image 0: cos to x = 5/sqrt(26), to y = 1/sqrt(26); softmax with scale 100
+        double d = 100 * (5 - 1) / Math.Sqrt(26);
+        Assert.Equal(1 / (1 + Math.Exp(-d)), r.Probabilities[0], 9);
+        // class-1 scores: [~0, high, >0.5, ~0] with the single positive at index 1 ranked top -> AUC 1
+        Assert.Equal(1.0, r.Auc.PerClass[1], 12);
+        Assert.Throws<ArgumentException>(() => ZeroShotEvaluation.Evaluate(images, classes, 3, [0], 0));
+    }
+}

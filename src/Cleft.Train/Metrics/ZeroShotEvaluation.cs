@@ -1,0 +1,51 @@
+namespace Cleft.Train.Metrics;
+
+/// <summary>Zero-shot results: accuracy, macro one-vs-rest AUC on softmax scores, confusion matrix.</summary>
+public sealed record ZeroShotResult(double Accuracy, AucReport Auc, ConfusionMatrix Confusion, int[] Predictions, double[] Probabilities);
+
+/// <summary>
+/// CLEFT's zero-shot evaluation on host embeddings: logits = exp(logit_scale) * cos(image, class prompt),
+/// prediction = argmax, AUC on the row softmax. Embeddings are L2-normalised here, so raw projections can be
+/// passed. Cosine is computed in double so results do not depend on summation order.
+/// </summary>
+public static class ZeroShotEvaluation
+{
+    /// <param name="images">[N, dim] image embeddings, row-major.</param>
+    /// <param name="classes">[K, dim] embeddings of the K class prompts, in label order.</param>
+    public static ZeroShotResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<float> classes, int dim,
+        ReadOnlySpan<int> labels, float logitScale)
+    {
+        if (dim <= 0 || images.Length % dim != 0 || classes.Length % dim != 0 || classes.Length == 0)
+            throw new ArgumentException($"embedding lengths {images.Length}, {classes.Length} are not multiples of dim {dim}");
+        int n = images.Length / dim, k = classes.Length / dim;
+        if (labels.Length != n) throw new ArgumentException($"{labels.Length} labels for {n} images");
+        double scale = Math.Exp(logitScale);
+        var cls = Normalised(classes, k, dim);
+        var img = Normalised(images, n, dim);
+        var logits = new float[n * k];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < k; c++)
+            {
+                double dot = 0;
+                for (int j = 0; j < dim; j++) dot += img[i * dim + j] * cls[c * dim + j];
+                logits[i * k + c] = (float)(scale * dot);
+            }
+        var probs = Scores.Softmax(logits, k);
+        var pred = Scores.Argmax(probs, k);
+        return new ZeroShotResult(Classification.Accuracy(labels, pred), RocAuc.MacroOneVsRest(probs, labels, k),
+            new ConfusionMatrix(labels, pred, k), pred, probs);
+    }
+
+    static double[] Normalised(ReadOnlySpan<float> x, int rows, int dim)
+    {
+        var r = new double[rows * dim];
+        for (int i = 0; i < rows; i++)
+        {
+            double ss = 0;
+            for (int j = 0; j < dim; j++) ss += (double)x[i * dim + j] * x[i * dim + j];
+            double inv = ss > 0 ? 1 / Math.Sqrt(ss) : 0;
+            for (int j = 0; j < dim; j++) r[i * dim + j] = x[i * dim + j] * inv;
+        }
+        return r;
+    }
+}
