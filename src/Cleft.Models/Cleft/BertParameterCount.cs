@@ -1,4 +1,4 @@
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// The shape of a BERT encoder, only for counting parameters of CLEFT's baseline text tower (no BERT is

@@ -2,7 +2,7 @@ using Cleft.Kernels;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Text;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// Turns captions into a <see cref="Gpt2TextBatch"/> CLEFT's way: the tokenizer's ids without special tokens,

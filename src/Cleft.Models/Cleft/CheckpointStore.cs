@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>One saved checkpoint: its directory name under the store, step, learning rate and metrics.</summary>
 public sealed record CheckpointInfo(string Name, int Step, float LearningRate, float? ValLoss, Dictionary<string, double> Metrics);

@@ -1,7 +1,7 @@
 using Cleft.Models.Gpt2;
 using Cleft.Models.Vision;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// Shape and options of a CLEFT model (REFERENCE §1): the ViT image tower at <see cref="ImageSize"/>, the GPT-2

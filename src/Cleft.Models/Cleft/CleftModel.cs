@@ -4,7 +4,7 @@ using Cleft.Models.Clip;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Vision;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// CLEFT (REFERENCE §1): a trainable DINOv2-style ViT (<see cref="Image"/>, mean over all tokens + Linear to the

@@ -3,7 +3,7 @@ using System.Text;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Vision;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// The `params` report (REFERENCE §1), from configs alone — nothing is allocated, so it runs for the paper's

@@ -1,6 +1,6 @@
 using Cleft.Autograd;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// Stage 2, the paper's version (REFERENCE §1): N learnable context vectors shared by all classes, CoOp layout

@@ -1,4 +1,4 @@
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// Stage 1 hyperparameters; defaults are the paper's (REFERENCE §1): AdamW lr 4e-5, betas (0.9, 0.999), weight

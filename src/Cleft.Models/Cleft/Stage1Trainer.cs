@@ -4,7 +4,7 @@ using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Peft;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>
 /// Stage 1: contrastive pretraining of a <see cref="CleftModel"/> on paired images and captions given as host

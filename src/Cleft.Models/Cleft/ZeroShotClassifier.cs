@@ -1,6 +1,6 @@
 using Cleft.Autograd;
 
-namespace Cleft.Models.Cleft;
+namespace Cleft.Models.Recipe;
 
 /// <summary>Per image: softmax scores over the classes (row-major [B, K]) and the argmax.</summary>
 public sealed record ZeroShotResult(float[] Scores, int[] Predictions, int Classes)
