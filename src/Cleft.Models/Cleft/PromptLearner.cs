@@ -8,7 +8,8 @@ namespace Cleft.Models.Recipe;
 /// is the hidden state at the first pad after the class name, projected as in stage 1. The context starts as
 /// the token embeddings of <see cref="ZeroShotClassifier.ChestXrayPrefix"/> (trailing space trimmed, repeated
 /// or truncated to N), so at step 0 the prompts equal the hand-written ones whenever N is the prefix's length.
-/// The constructor freezes every parameter of the model: only <see cref="Context"/> receives gradients.
+/// The constructor freezes every parameter of the model (and zeroes its old gradients): only <see cref="Context"/>
+/// receives gradients.
 /// Class names are tokenized with a leading space, as they follow "with " in the hand-written prompt.
 /// </summary>
 public sealed class PromptLearner : Module
@@ -26,6 +27,7 @@ public sealed class PromptLearner : Module
         Model = model;
         ClassNames = classNames.ToArray();
         model.RequiresGrad(false);
+        model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
         var gpt = model.Text.Transformer;
         int c = gpt.Config.NEmbd, n = contextLength;
 

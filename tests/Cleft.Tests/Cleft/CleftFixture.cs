@@ -63,7 +63,7 @@ public static class CleftFixture
 
     public static Stage1Options Stage1(int steps, string? checkpoints = null) => new()
     {
-        LearningRate = 3e-3f, WarmupSteps = 5, TotalSteps = steps, MinLearningRate = 3e-4f,
+        LearningRate = 1e-2f, WarmupSteps = 5, TotalSteps = steps, MinLearningRate = 1e-3f,
         MaxGradNorm = 5f, CheckpointDirectory = checkpoints,
     };
 

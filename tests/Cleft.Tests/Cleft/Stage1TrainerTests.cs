@@ -39,7 +39,7 @@ public sealed class Stage1TrainerTests(ITestOutputHelper output)
         var wte = gpt.Wte.ToArray();
         var patch = model.Image.Vit.NamedParameters().First().Param.ToArray();
         var loraB = gpt.Blocks[0].CAttn.Lora!.LoraB.ToArray();
-        using var trainer = new Stage1Trainer(model, CleftFixture.Stage1(5));
+        using var trainer = new Stage1Trainer(model, CleftFixture.Stage1(10));
         CleftFixture.Train(trainer, 0, 3);
         Assert.Equal(wte, gpt.Wte.ToArray());
         Assert.NotEqual(patch, model.Image.Vit.NamedParameters().First().Param.ToArray());
