@@ -148,5 +148,14 @@ public sealed class Stage1Trainer : IDisposable
         _optimizer.LearningRate = info.LearningRate;
     }
 
+    /// <summary>Resumes from the store's newest checkpoint; returns its directory, or null when there is none (fresh start).</summary>
+    public string? ResumeLatest()
+    {
+        if (Checkpoints?.Last is not { } last) return null;
+        string dir = Checkpoints.PathOf(last);
+        Resume(dir);
+        return dir;
+    }
+
     public void Dispose() => _optimizer.Dispose();
 }
