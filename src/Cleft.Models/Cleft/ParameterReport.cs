@@ -65,7 +65,7 @@ public sealed record ParameterReport(
         Row("BERT text encoder", BertText);
         Row("text projection", BaselineTextProjection);
         Row("total", BaselineTrainable);
-        sb.AppendLine(ci, $"CLEFT trains {Reduction:P1} fewer parameters; trainable LM = {LmRatio:P2} of BERT");
+        sb.AppendLine(ci, $"CLEFT trains {100 * Reduction:F1}% fewer parameters; trainable LM = {100 * LmRatio:F2}% of BERT");
         return sb.ToString();
     }
 }
