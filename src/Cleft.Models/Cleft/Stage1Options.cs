@@ -31,7 +31,12 @@ public sealed record Stage1Options
 }
 
 /// <summary>One progress report: the step just finished (1-based), its loss, the lr it used, throughput and s.</summary>
-public readonly record struct TrainingProgress(int Step, float Loss, float LearningRate, double StepsPerSecond, float LogitScale);
+public readonly record struct TrainingProgress(int Step, float Loss, float LearningRate, double StepsPerSecond, float LogitScale)
+{
+    /// <summary>One log line, e.g. "step 120  loss 1.2345  lr 3.00e-04  2.41 steps/s  scale 2.659".</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"step {Step}  loss {Loss:F4}  lr {LearningRate:0.00e+00}  {StepsPerSecond:F2} steps/s  scale {LogitScale:F3}");
+}
 
 /// <summary>
 /// The loss went NaN or infinite. Thrown before the optimizer step, so the parameters are those of the previous

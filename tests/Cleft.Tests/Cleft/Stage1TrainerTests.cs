@@ -80,6 +80,7 @@ public sealed class Stage1TrainerTests(ITestOutputHelper output)
         Assert.Equal(14, progress.Count);
         Assert.Equal(Enumerable.Range(1, 14), progress.Select(p => p.Step));
         Assert.All(progress, p => Assert.True(p.StepsPerSecond > 0 && p.LearningRate > 0));
+        Assert.StartsWith("step 14  loss ", progress[^1].ToString());
         Assert.True(File.Exists(Path.Combine(checkpoint, "adapter", "adapter_model.safetensors")));
         var info = CheckpointStore.ReadInfo(checkpoint);
         Assert.Equal(8, info.Step);
