@@ -32,7 +32,12 @@ public sealed class Stage1Trainer : IDisposable
         Model = model;
         Options = options;
         _schedule = new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
-        _optimizer = new AdamW(model.LogitScale.Groups(model, options.WeightDecay), options.LearningRate,
+        // The ViT's final LayerNorm is off the embedding's path (CLEFT pools before it), so it never has a
+        // gradient; left in, it would make every clipped step read the norm slots back to the host.
+        var offPath = model.Image.Vit.FinalNorm.Parameters().ToHashSet(ReferenceEqualityComparer.Instance);
+        var rest = model.NamedParameters().Where(x => !ReferenceEquals(x.Param, model.LogitScale.Value) && !offPath.Contains(x.Param));
+        ParamGroup[] groups = [.. ParamGroup.DecayAndNoDecay(rest, options.WeightDecay), model.LogitScale.Group()];
+        _optimizer = new AdamW(groups, options.LearningRate,
             options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
         Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
     }
