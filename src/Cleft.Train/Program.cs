@@ -15,6 +15,7 @@ public static class Program
                     --steps N (300)  --batch N (128)  --hidden N (64)  --lr X (0.2)  --seed N (42)
           ptx       compile every ILGPU kernel to PTX without a GPU
                     --arch sm_80|sm_90 (sm_80)  --out DIR (required)
+          params    the paper's trainable-parameter arithmetic from configs alone (nothing allocated)
           devices   list the devices this machine offers
           help      this text
         """;
@@ -34,6 +35,7 @@ public static class Program
                 "demo" => RunDemo(new CliArgs(rest)),
                 "ptx" => PtxCommand.Run(rest),
                 "devices" => ListDevices(),
+                "params" => PrintParameterReport(new CliArgs(rest)),
                 _ => throw new CliException($"unknown command '{args[0]}'; run 'cleft help'"),
             };
         }
@@ -62,6 +64,14 @@ public static class Program
         a.RejectUnknown("demo");
         using var device = Devices.Create(deviceName);
         Demo.Run(device, o, Console.Out);
+        return 0;
+    }
+
+    static int PrintParameterReport(CliArgs a)
+    {
+        a.RejectUnknown("params");
+        Console.WriteLine("CLEFT paper configuration: DINOv2-B/14 + 4 registers at 224 px, BioMedLM with LoRA r=8 on c_attn, 512-d joint space");
+        Console.Write(Cleft.Models.Recipe.ParameterReport.Compute(Cleft.Models.Recipe.CleftConfig.Paper));
         return 0;
     }
 
