@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Layers;
 
 namespace Cleft.Models.Gpt2;
 
@@ -33,7 +34,7 @@ public sealed class Gpt2Model : Module
         var blocks = new Gpt2Block[config.NLayer];
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
-        LnF = AddModule("ln_f", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
         _dropout = options.HfDropout ? new Rng(rng.NextUInt64()) : null;
         ApplyTrainability();
@@ -44,7 +45,7 @@ public sealed class Gpt2Model : Module
     public Parameter Wte { get; }
     public Parameter Wpe { get; }
     public IReadOnlyList<Gpt2Block> Blocks { get; }
-    public Gpt2LayerNorm LnF { get; }
+    public LayerNorm LnF { get; }
 
     /// <summary>Freezes the base per <see cref="Options"/>; LoRA matrices stay trainable.</summary>
     void ApplyTrainability()
