@@ -17,6 +17,7 @@ public static class Program
                     --arch sm_80|sm_90 (sm_80)  --out DIR (required)
           synth     write a synthetic CheXpert-style data set (grayscale PNGs + manifest.csv)
                     --out DIR (required)  --count N (1000)  --seed N (42)  --size N (64)
+          params    the paper's trainable-parameter arithmetic from configs alone (nothing allocated)
           devices   list the devices this machine offers
           help      this text
         """;
@@ -37,6 +38,7 @@ public static class Program
                 "ptx" => PtxCommand.Run(rest),
                 "synth" => RunSynth(new CliArgs(rest)),
                 "devices" => ListDevices(),
+                "params" => PrintParameterReport(new CliArgs(rest)),
                 _ => throw new CliException($"unknown command '{args[0]}'; run 'cleft help'"),
             };
         }
@@ -77,6 +79,14 @@ public static class Program
         a.RejectUnknown("synth");
         Console.WriteLine($"synth: {Data.SyntheticChest.Describe(count, seed, size)} -> {outDir}");
         Data.SyntheticChest.Generate(outDir, count, seed, size, Console.Out);
+        return 0;
+    }
+
+    static int PrintParameterReport(CliArgs a)
+    {
+        a.RejectUnknown("params");
+        Console.WriteLine("CLEFT paper configuration: DINOv2-B/14 + 4 registers at 224 px, BioMedLM with LoRA r=8 on c_attn, 512-d joint space");
+        Console.Write(Cleft.Models.Recipe.ParameterReport.Compute(Cleft.Models.Recipe.CleftConfig.Paper));
         return 0;
     }
 

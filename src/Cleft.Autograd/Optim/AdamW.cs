@@ -40,6 +40,8 @@ public sealed class AdamW : Optimizer
         Device.AdamWStep(p.Buffer, grad.Buffer, m.Buffer, v.Buffer, gradScale, p.Length, args);
     }
 
+    protected override IEnumerable<(string Kind, Tensor?[] Slots)> StateSlots() => [("exp_avg", _m), ("exp_avg_sq", _v)];
+
     protected override void DisposeState()
     {
         foreach (var t in _m) t?.Dispose();

@@ -109,6 +109,45 @@ public abstract class Optimizer : IDisposable
 
     protected virtual void DisposeState() { }
 
+    /// <summary>Per-parameter state arrays by kind (AdamW: exp_avg, exp_avg_sq; SGD: momentum), slot i = parameter i in group order.</summary>
+    protected virtual IEnumerable<(string Kind, Tensor?[] Slots)> StateSlots() => [];
+
+    /// <summary>
+    /// Host copies of the optimizer state for a checkpoint, keyed "{kind}.{index}" (index = parameter number in
+    /// group order; slots not yet allocated are left out). Together with <see cref="StepCount"/> this is what a
+    /// resumed run needs to continue bit-identically.
+    /// </summary>
+    public Dictionary<string, float[]> ExportState()
+    {
+        var state = new Dictionary<string, float[]>();
+        foreach (var (kind, slots) in StateSlots())
+            for (int i = 0; i < slots.Length; i++)
+                if (slots[i] is { } t) state[$"{kind}.{i}"] = t.ToArray();
+        return state;
+    }
+
+    /// <summary>Restores <see cref="ExportState"/>'s output and the step count (for bias correction); keys must match this optimizer's kinds and sizes.</summary>
+    public void ImportState(IReadOnlyDictionary<string, float[]> state, int stepCount)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (stepCount < 0) throw new ArgumentOutOfRangeException(nameof(stepCount), $"{Name}: step count {stepCount} is negative");
+        var known = new HashSet<string>();
+        foreach (var (kind, slots) in StateSlots())
+            for (int i = 0; i < slots.Length; i++)
+            {
+                string key = $"{kind}.{i}";
+                known.Add(key);
+                if (!state.TryGetValue(key, out var values)) continue;
+                if (values.Length != Params[i].Length)
+                    throw new ArgumentException($"{Name}.ImportState: '{key}' has {values.Length} values, parameter {i} is {Params[i].ShapeString}");
+                var t = slots[i] ??= State(Params[i]);
+                t.Device.CopyFromHost<float>(values, t.Buffer);
+            }
+        var extra = state.Keys.Where(k => !known.Contains(k)).ToList();
+        if (extra.Count > 0) throw new ArgumentException($"{Name}.ImportState: unexpected state [{string.Join(", ", extra)}]");
+        StepCount = stepCount;
+    }
+
     public void Dispose()
     {
         DisposeState();

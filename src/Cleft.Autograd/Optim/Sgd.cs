@@ -32,6 +32,8 @@ public sealed class Sgd : Optimizer
         Device.SgdStep(p.Buffer, grad.Buffer, v?.Buffer, gradScale, p.Length, args);
     }
 
+    protected override IEnumerable<(string Kind, Tensor?[] Slots)> StateSlots() => [("momentum", _velocity)];
+
     protected override void DisposeState()
     {
         foreach (var v in _velocity) v?.Dispose();

@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Layers;
 
 namespace Cleft.Models.Gpt2;
 
@@ -16,10 +17,10 @@ public sealed class Gpt2Block : Module
         _cfg = config;
         LayerIdx = layerIdx;
         int c = config.NEmbd;
-        Ln1 = AddModule("ln_1", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        Ln1 = AddModule("ln_1", new LayerNorm(device, c, config.LayerNormEpsilon));
         CAttn = Register("attn.c_attn", Gpt2Conv1D.Create(device, rng, c, 3 * c, options, lora: true));
         AttnProj = Register("attn.c_proj", Gpt2Conv1D.Create(device, rng, c, c, options, lora: false));
-        Ln2 = AddModule("ln_2", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        Ln2 = AddModule("ln_2", new LayerNorm(device, c, config.LayerNormEpsilon));
         Fc = Register("mlp.c_fc", Gpt2Conv1D.Create(device, rng, c, config.NInner, options, lora: false));
         MlpProj = Register("mlp.c_proj", Gpt2Conv1D.Create(device, rng, config.NInner, c, options, lora: false));
     }
@@ -28,10 +29,10 @@ public sealed class Gpt2Block : Module
 
     /// <summary>HF's 0-based layer_idx (the divisor is layerIdx + 1 with scale_attn_by_inverse_layer_idx).</summary>
     public int LayerIdx { get; }
-    public Gpt2LayerNorm Ln1 { get; }
+    public LayerNorm Ln1 { get; }
     public Gpt2Conv1D CAttn { get; }
     public Gpt2Conv1D AttnProj { get; }
-    public Gpt2LayerNorm Ln2 { get; }
+    public LayerNorm Ln2 { get; }
     public Gpt2Conv1D Fc { get; }
     public Gpt2Conv1D MlpProj { get; }
 

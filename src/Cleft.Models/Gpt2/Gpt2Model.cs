@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Layers;
 
 namespace Cleft.Models.Gpt2;
 
@@ -33,7 +34,7 @@ public sealed class Gpt2Model : Module
         var blocks = new Gpt2Block[config.NLayer];
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
-        LnF = AddModule("ln_f", new Gpt2LayerNorm(device, c, config.LayerNormEpsilon));
+        LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
         _dropout = options.HfDropout ? new Rng(rng.NextUInt64()) : null;
         ApplyTrainability();
@@ -44,7 +45,7 @@ public sealed class Gpt2Model : Module
     public Parameter Wte { get; }
     public Parameter Wpe { get; }
     public IReadOnlyList<Gpt2Block> Blocks { get; }
-    public Gpt2LayerNorm LnF { get; }
+    public LayerNorm LnF { get; }
 
     /// <summary>Freezes the base per <see cref="Options"/>; LoRA matrices stay trainable.</summary>
     void ApplyTrainability()
@@ -75,7 +76,23 @@ public sealed class Gpt2Model : Module
             throw new ArgumentException($"Gpt2Model: sequence length {t} exceeds n_positions {Config.NPositions}");
         if (ids.Min < 0 || ids.Max >= Config.VocabSize)
             throw new ArgumentException($"Gpt2Model: token ids span [{ids.Min}, {ids.Max}], outside the vocabulary [0, {Config.VocabSize})");
-        var x = Ops.Add(Ops.Embedding(Wte, ids), Ops.Embedding(Wpe, Positions(t))); // [B, T, C] + [T, C]
+        return ForwardEmbeddings(Ops.Embedding(Wte, ids), attentionMask);
+    }
+
+    /// <summary>
+    /// HF's inputs_embeds path: token embeddings [B, T, C] supplied by the caller (stage 2's learnable context
+    /// vectors sit where word embeddings would), then position embeddings, the blocks and ln_f as in
+    /// <see cref="Forward(IntTensor, IntTensor?)"/>. attentionMask [B, T] of 0/1 or null. Returns [B, T, C].
+    /// </summary>
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, IntTensor? attentionMask = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputsEmbeds);
+        if (inputsEmbeds.Shape.Length != 3 || inputsEmbeds.Shape[2] != Config.NEmbd)
+            throw new ArgumentException($"Gpt2Model: input embeddings must be [batch, T, {Config.NEmbd}], got {inputsEmbeds.ShapeString}");
+        int t = inputsEmbeds.Shape[1];
+        if (t > Config.NPositions)
+            throw new ArgumentException($"Gpt2Model: sequence length {t} exceeds n_positions {Config.NPositions}");
+        var x = Ops.Add(inputsEmbeds, Ops.Embedding(Wpe, Positions(t))); // [B, T, C] + [T, C]
         if (_dropout is not null) x = Ops.Dropout(x, Config.EmbdPdrop, _dropout, Training);
         foreach (var block in Blocks) x = block.Forward(x, attentionMask, _dropout);
         return LnF.Forward(x);

@@ -1,0 +1,108 @@
+using Cleft.Autograd;
+using Cleft.Kernels;
+using Cleft.Models.Clip;
+using Cleft.Models.Gpt2;
+using Cleft.Models.Vision;
+
+namespace Cleft.Models.Recipe;
+
+/// <summary>
+/// CLEFT (REFERENCE §1): a trainable DINOv2-style ViT (<see cref="Image"/>, mean over all tokens + Linear to the
+/// joint space), a frozen GPT-2 with LoRA on c_attn (<see cref="Text"/>, EOS hidden state + Linear), and a
+/// learnable logit scale (<see cref="Head"/>). Which parameters train follows the configs: the ViT and both
+/// projections always, the GPT-2 base only as <see cref="Gpt2Options"/> says (frozen by default, LoRA trainable).
+/// Parameter names: image.*, text.*, head.scale.logit_scale.
+/// </summary>
+public sealed class CleftModel : Module
+{
+    CleftModel(CleftConfig config, VitImageEncoder image, Gpt2TextEncoder text, Func<string, int[]> tokenize, IBackend device)
+    {
+        Config = config;
+        Device = device;
+        Tokenize = tokenize;
+        Image = AddModule("image", image);
+        Text = AddModule("text", text);
+        Head = AddModule("head", new ContrastiveHead(device, config.SumLoss, config.ClampLogitScale));
+    }
+
+    /// <summary>Freshly initialised towers (tests, or the start of a from-scratch run).</summary>
+    public static CleftModel Create(IBackend device, CleftConfig config, Func<string, int[]> tokenize, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(tokenize);
+        config.Validate();
+        VitImageEncoder? image = null;
+        try
+        {
+            image = new VitImageEncoder(device, rng, config.Vision, config.ImageSize, config.EmbedDim);
+            var text = new Gpt2TextEncoder(device, config.Text, config.TextOptions, rng, config.EmbedDim);
+            return new CleftModel(config, image, text, tokenize, device);
+        }
+        catch { image?.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// Pretrained towers: the ViT from an HF safetensors file (<see cref="VitCheckpoint"/>) and the GPT-2 from an
+    /// HF directory (<see cref="Gpt2Checkpoint"/>; its config.json replaces <see cref="CleftConfig.Text"/>). The
+    /// projections, LoRA and the logit scale start fresh.
+    /// </summary>
+    public static CleftModel FromPretrained(IBackend device, CleftConfig config, string vitWeights, string gpt2Directory,
+        Func<string, int[]> tokenize, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(tokenize);
+        VitImageEncoder? image = null;
+        Gpt2TextEncoder? text = null;
+        try
+        {
+            text = Gpt2TextEncoder.FromPretrained(device, gpt2Directory, config.TextOptions, rng, config.EmbedDim);
+            config = config with { Text = text.Transformer.Config };
+            config.Validate();
+            image = new VitImageEncoder(device, rng, config.Vision, config.ImageSize, config.EmbedDim);
+            VitCheckpoint.Load(image.Vit, vitWeights);
+            return new CleftModel(config, image, text, tokenize, device);
+        }
+        catch { image?.Dispose(); text?.Dispose(); throw; }
+    }
+
+    public CleftConfig Config { get; }
+    public IBackend Device { get; }
+    public Func<string, int[]> Tokenize { get; }
+    public VitImageEncoder Image { get; }
+    public Gpt2TextEncoder Text { get; }
+    public ContrastiveHead Head { get; }
+    public LogitScale LogitScale => Head.Scale;
+    public int EosId => Config.Text.EosTokenId;
+
+    /// <summary>Host pixels [B, 3, S, S] as a (scoped) device tensor.</summary>
+    public Tensor Pixels(float[] pixels, int batch)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        int s = Config.ImageSize, c = Config.Vision.Channels;
+        if (batch <= 0 || pixels.Length != batch * c * s * s)
+            throw new ArgumentException($"CleftModel: {pixels.Length} pixel values for a batch of {batch} images [{c}, {s}, {s}]");
+        return Tensor.FromArray(Device, pixels, batch, c, s, s);
+    }
+
+    /// <summary>Captions tokenized, padded with eos to <see cref="CleftConfig.MaxTextLength"/>; dispose after backward.</summary>
+    public Gpt2TextBatch TextBatch(IReadOnlyList<string> captions) =>
+        CaptionEncoding.Encode(Device, Tokenize, captions, Config.MaxTextLength, EosId);
+
+    /// <summary>L2-normalised image embeddings [B, EmbedDim].</summary>
+    public Tensor EncodeImages(Tensor pixels) => Ops.L2Normalize(Image.Forward(pixels));
+
+    /// <summary>L2-normalised text embeddings [B, EmbedDim].</summary>
+    public Tensor EncodeTexts(Gpt2TextBatch texts) => Ops.L2Normalize(Text.Forward(texts));
+
+    /// <summary>The symmetric contrastive loss of paired images and captions (mean or sum per <see cref="CleftConfig.SumLoss"/>).</summary>
+    public Tensor Forward(Tensor pixels, Gpt2TextBatch texts)
+    {
+        if (pixels.Shape[0] != texts.Batch)
+            throw new ArgumentException($"CleftModel: {pixels.Shape[0]} images but {texts.Batch} captions");
+        return Head.Forward(Image.Forward(pixels), Text.Forward(texts));
+    }
+
+    /// <summary>Trainable parameters by name (what a checkpoint holds, LoRA included).</summary>
+    public IEnumerable<(string Name, Parameter Param)> TrainableNamedParameters() =>
+        NamedParameters().Where(x => x.Param.RequiresGrad);
+}

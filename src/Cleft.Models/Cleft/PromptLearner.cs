@@ -1,0 +1,120 @@
+using Cleft.Autograd;
+
+namespace Cleft.Models.Recipe;
+
+/// <summary>
+/// Stage 2, the paper's version (REFERENCE §1): N learnable context vectors shared by all classes, CoOp layout
+/// [ctx_1..ctx_N][class name tokens][eos/pad...] fed to the frozen GPT-2 as input embeddings; the text feature
+/// is the hidden state at the first pad after the class name, projected as in stage 1. The context starts as
+/// the token embeddings of <see cref="ZeroShotClassifier.ChestXrayPrefix"/> (trailing space trimmed, repeated
+/// or truncated to N), so at step 0 the prompts equal the hand-written ones whenever N is the prefix's length.
+/// The constructor freezes every parameter of the model (and zeroes its old gradients): only <see cref="Context"/>
+/// receives gradients.
+/// Class names are tokenized with a leading space, as they follow "with " in the hand-written prompt.
+/// </summary>
+public sealed class PromptLearner : Module
+{
+    readonly IntTensor _tokens, _index, _mask, _gather;
+    readonly int _length;
+
+    public PromptLearner(CleftModel model, IReadOnlyList<string> classNames, int contextLength = 30,
+        string initText = ZeroShotClassifier.ChestXrayPrefix)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(classNames);
+        if (classNames.Count < 2) throw new ArgumentException($"PromptLearner: need at least 2 classes, got {classNames.Count}");
+        if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length must be positive, got {contextLength}");
+        Model = model;
+        ClassNames = classNames.ToArray();
+        model.RequiresGrad(false);
+        model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
+        var gpt = model.Text.Transformer;
+        int c = gpt.Config.NEmbd, n = contextLength;
+
+        var classTokens = ClassNames.Select(name => model.Tokenize(" " + name.ToLowerInvariant())).ToArray();
+        if (classTokens.Any(t => t.Length == 0)) throw new ArgumentException("PromptLearner: a class name has no tokens");
+        _length = n + classTokens.Max(t => t.Length) + 1; // at least one pad: the feature position
+        if (_length > gpt.Config.NPositions)
+            throw new ArgumentException($"PromptLearner: {n} context + {_length - n - 1} class tokens + eos exceed n_positions {gpt.Config.NPositions}");
+
+        // The fixed tokens (class names and eos) are gathered from wte into a small table placed after the
+        // context rows; each prompt position then indexes either a context row or a table row.
+        int eos = model.EosId;
+        var distinct = classTokens.SelectMany(t => t).Append(eos).Distinct().ToArray();
+        var slot = distinct.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => n + x.i);
+        int k = classNames.Count, len = _length;
+        var index = new int[k * len];
+        var mask = new int[k * len];
+        var gather = new int[k];
+        for (int j = 0; j < k; j++)
+        {
+            var row = index.AsSpan(j * len, len);
+            for (int p = 0; p < n; p++) row[p] = p;
+            for (int p = 0; p < classTokens[j].Length; p++) row[n + p] = slot[classTokens[j][p]];
+            int real = n + classTokens[j].Length;
+            for (int p = real; p < len; p++) row[p] = slot[eos];
+            mask.AsSpan(j * len, real).Fill(1);
+            gather[j] = j * len + real;
+        }
+        var dev = model.Device;
+        _tokens = IntTensor.FromArray(dev, distinct, distinct.Length);
+        _index = IntTensor.FromArray(dev, index, k * len);
+        _mask = IntTensor.FromArray(dev, mask, k, len);
+        _gather = IntTensor.FromArray(dev, gather, k);
+
+        var init = model.Tokenize(initText.TrimEnd());
+        if (init.Length == 0) throw new ArgumentException($"PromptLearner: init text '{initText}' has no tokens");
+        var ctxIds = Enumerable.Range(0, n).Select(i => init[i % init.Length]).ToArray();
+        float[] ctx;
+        using (GradMode.NoGrad())
+        using (var scope = new TensorScope())
+        using (var ids = IntTensor.FromArray(dev, ctxIds, n))
+            ctx = Ops.Embedding(gpt.Wte, ids).ToArray();
+        Context = AddParameter("ctx", new Parameter(dev, ctx, n, c));
+    }
+
+    public CleftModel Model { get; }
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The learnable context vectors [N, n_embd].</summary>
+    public Parameter Context { get; }
+    public int ClassCount => ClassNames.Count;
+    /// <summary>Prompt length T = N + longest class name + 1.</summary>
+    public int PromptLength => _length;
+
+    /// <summary>Raw (unnormalised) class embeddings [K, EmbedDim] from the current context.</summary>
+    public Tensor ClassEmbeddings()
+    {
+        var gpt = Model.Text.Transformer;
+        int c = gpt.Config.NEmbd;
+        var table = Ops.Concat(0, Context, Ops.Embedding(gpt.Wte, _tokens));          // [N + M, C]
+        var embeds = Ops.Reshape(Ops.IndexSelect(table, _index), ClassCount, _length, c); // [K, T, C]
+        var hidden = Ops.Reshape(gpt.ForwardEmbeddings(embeds, _mask), ClassCount * _length, c);
+        return Model.Text.Projection.Forward(Ops.IndexSelect(hidden, _gather));
+    }
+
+    /// <summary>
+    /// Zero-shot classification loss of images [B, 3, S, S] with labels in [0, K): CE over cos(image, class) x
+    /// exp(logit_scale). The image tower runs without a graph (it is frozen).
+    /// </summary>
+    public Tensor Loss(float[] pixels, IntTensor labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        Tensor img;
+        using (GradMode.NoGrad()) img = Model.EncodeImages(Model.Pixels(pixels, labels.Shape[0]));
+        return Ops.ClassificationLoss(img, Ops.L2Normalize(ClassEmbeddings()), labels, Model.LogitScale.Value);
+    }
+
+    /// <summary>A classifier from the learned prompts (host copy of the class embeddings).</summary>
+    public ZeroShotClassifier ToClassifier()
+    {
+        using var _ = GradMode.NoGrad();
+        using var scope = new TensorScope();
+        return ZeroShotClassifier.FromEmbeddings(Model, ClassEmbeddings().ToArray(), ClassCount);
+    }
+
+    public override void Dispose()
+    {
+        _tokens.Dispose(); _index.Dispose(); _mask.Dispose(); _gather.Dispose();
+        base.Dispose();
+    }
+}

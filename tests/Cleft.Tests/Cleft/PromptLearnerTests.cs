@@ -1,0 +1,63 @@
+using Cleft.Autograd;
+using Cleft.Kernels.Cpu;
+using Cleft.Models.Recipe;
+using Xunit.Abstractions;
+
+namespace Cleft.Tests.Recipe;
+
+/// <summary>Stage 2: learnable context vectors with both encoders frozen.</summary>
+public sealed class PromptLearnerTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void ContextInitialisedFromThePrefixEqualsTheHandWrittenPrompt()
+    {
+        using var dev = new CpuBackend();
+        using var model = CleftFixture.Model(dev);
+        int n = CleftFixture.Tokenize(ZeroShotClassifier.ChestXrayPrefix).Length; // 10 words
+        using var prompts = new PromptLearner(model, CleftFixture.Classes, n);
+        var learned = prompts.ToClassifier().ClassEmbeddings;
+        var written = ZeroShotClassifier.FromPrompts(model, ZeroShotClassifier.Prompts(CleftFixture.Classes)).ClassEmbeddings;
+        double diff = learned.Zip(written, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(diff < 1e-5, $"max |diff| {diff}");
+    }
+
+    [Fact]
+    public void OnlyTheContextLearnsAndTheLossFalls()
+    {
+        using var dev = new CpuBackend();
+        using var model = CleftFixture.Model(dev);
+        using (var stage1 = new Stage1Trainer(model, CleftFixture.Stage1(60))) CleftFixture.Train(stage1, 0, 60);
+        var frozen = model.NamedParameters().Select(x => (x.Name, x.Param.ToArray())).ToList();
+
+        using var prompts = new PromptLearner(model, CleftFixture.Classes, contextLength: 4);
+        Assert.Equal(4 + 1 + 1, prompts.PromptLength);
+        Assert.All(model.Parameters(), p => Assert.False(p.RequiresGrad));
+        using var trainer = new Stage2Trainer(prompts, new Stage2Options { LearningRate = 0.2f, WarmupSteps = 2, TotalSteps = 25 });
+        var (evalPixels, _, evalLabels) = CleftFixture.Batch(555, 32);
+        float Eval()
+        {
+            using var _ = GradMode.NoGrad();
+            using var scope = new TensorScope();
+            using var y = IntTensor.FromArray(dev, evalLabels, evalLabels.Length);
+            return prompts.Loss(evalPixels, y).Item();
+        }
+        float before = Eval();
+        var ctx0 = prompts.Context.ToArray();
+        var losses = new List<float>();
+        for (int step = 0; step < 25; step++)
+        {
+            var (pixels, _, labels) = CleftFixture.Batch(2000 + (ulong)step, 16);
+            losses.Add(trainer.TrainStep(pixels, labels));
+        }
+        float after = Eval();
+        // Observed 0.73 -> 0.29 (lr 0.01 .. 5 all land between 0.24 and 0.45).
+        output.WriteLine($"held-out CE {before:F4} -> {after:F4}; train {string.Join(" ", losses.Select(l => l.ToString("F3")))}");
+        Assert.True(after < 0.8f * before, $"classification loss {before} -> {after}");
+        Assert.NotNull(prompts.Context.Grad);
+        Assert.NotEqual(ctx0, prompts.Context.ToArray());
+        // Frozen tensors get no gradient: null, or the zeros the constructor left from stage 1.
+        Assert.All(model.Parameters(), p => Assert.True(p.Grad is null || p.Grad.ToArray().All(g => g == 0f), p.Name));
+        foreach (var (name, values) in frozen)
+            Assert.Equal(values, model.NamedParameters().Single(x => x.Name == name).Param.ToArray());
+    }
+}
