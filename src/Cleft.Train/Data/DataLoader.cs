@@ -50,7 +50,8 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         using var queue = new BlockingCollection<ImageBatch>(Options.Prefetch);
         using var cts = new CancellationTokenSource();
         ExceptionDispatchInfo? failure = null;
-        var producer = Task.Run(() =>
+        // LongRunning: a dedicated producer thread, so a busy thread pool (training on 2 cores) cannot starve the prefetcher.
+        var producer = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -60,7 +61,7 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
             catch (Exception e) { failure = ExceptionDispatchInfo.Capture(Unwrap(e)); }
             finally { queue.CompleteAdding(); }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
             foreach (var batch in queue.GetConsumingEnumerable()) yield return batch;
@@ -74,10 +75,38 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         }
     }
 
-    /// <summary>Parallel.For wraps worker errors; surface the (first) image error itself so its message names the file.</summary>
-    static Exception Unwrap(Exception e) => e is AggregateException a
-        ? a.Flatten().InnerExceptions.FirstOrDefault(x => x is ImageLoadException) ?? a.Flatten().InnerExceptions[0]
-        : e;
+    static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } a ? a.Flatten().InnerExceptions[0] : e;
+
+    /// <summary>
+    /// Runs body(0..n) on the calling thread plus workers - 1 fresh threads. Not Parallel.For: its helper tasks
+    /// wait in the thread pool queue, and when the pool is busy (training's own Parallel.For on 2 cores, a test
+    /// host) a batch stalled for the pool's ~1 s thread injection. Thread start-up is microseconds; a decode is
+    /// milliseconds. The first error stops the remaining work and is rethrown as is.
+    /// </summary>
+    static void OnDedicatedThreads(int n, int workers, Action<int> body)
+    {
+        int next = -1;
+        Exception? error = null;
+        void Work()
+        {
+            try
+            {
+                int i;
+                while (Volatile.Read(ref error) is null && (i = Interlocked.Increment(ref next)) < n) body(i);
+            }
+            catch (Exception e) { Interlocked.CompareExchange(ref error, e, null); }
+        }
+        var threads = new List<Thread>();
+        for (int t = 1; t < Math.Min(workers, n); t++)
+        {
+            var th = new Thread(Work) { IsBackground = true, Name = "cleft-decode" };
+            th.Start();
+            threads.Add(th);
+        }
+        Work();
+        foreach (var th in threads) th.Join();
+        if (error is not null) ExceptionDispatchInfo.Throw(error);
+    }
 
     /// <summary>Decodes batch <paramref name="b"/> of an epoch synchronously (the prefetcher calls this).</summary>
     public ImageBatch MakeBatch(int[] order, int b, int epoch)
@@ -86,7 +115,7 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         int per = Dataset.SampleFloats;
         var pixels = new float[n * per];
         var ok = new bool[n];
-        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Options.Workers }, i =>
+        OnDedicatedThreads(n, Options.Workers, i =>
         {
             int index = order[start + i];
             var rng = Options.Augment ? ImageDataset.SampleRng(Options.Seed, epoch, index) : null;

@@ -16,6 +16,10 @@ public sealed class Manifest(string name, IReadOnlyList<ManifestEntry> entries, 
     public Manifest Subset(IEnumerable<int> indices, string? suffix = null) =>
         new(suffix is null ? Name : $"{Name}/{suffix}", indices.Select(i => Entries[i]).ToList(), ClassNames);
 
+    /// <summary>The linear-probe training subset: 0.01, 0.1 or 1.0 of the entries, sampled with seed 42 (nested).</summary>
+    public Manifest Fraction(double fraction, ulong seed = Splits.ProbeSeed) =>
+        Subset(Splits.Fraction(Count, fraction, seed), $"{fraction * 100:0.##}%");
+
     /// <summary>Only the entries that have a class (for zero-shot/linear-probe evaluation).</summary>
     public Manifest Labelled() => new(Name, Entries.Where(e => e.Label >= 0).ToList(), ClassNames);
 

@@ -1,7 +1,8 @@
 namespace Cleft.Train.Metrics;
 
-/// <summary>Zero-shot results: accuracy, macro one-vs-rest AUC on softmax scores, confusion matrix.</summary>
-public sealed record ZeroShotResult(double Accuracy, AucReport Auc, ConfusionMatrix Confusion, int[] Predictions, double[] Probabilities);
+/// <summary>Zero-shot metrics: accuracy, macro one-vs-rest AUC on softmax scores, confusion matrix.
+/// (Named apart from Cleft.Models.Recipe.ZeroShotResult, the classifier's raw scores.)</summary>
+public sealed record ZeroShotMetrics(double Accuracy, AucReport Auc, ConfusionMatrix Confusion, int[] Predictions, double[] Probabilities);
 
 /// <summary>
 /// CLEFT's zero-shot evaluation on host embeddings: logits = exp(logit_scale) * cos(image, class prompt),
@@ -12,7 +13,7 @@ public static class ZeroShotEvaluation
 {
     /// <param name="images">[N, dim] image embeddings, row-major.</param>
     /// <param name="classes">[K, dim] embeddings of the K class prompts, in label order.</param>
-    public static ZeroShotResult Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<float> classes, int dim,
+    public static ZeroShotMetrics Evaluate(ReadOnlySpan<float> images, ReadOnlySpan<float> classes, int dim,
         ReadOnlySpan<int> labels, float logitScale)
     {
         if (dim <= 0 || images.Length % dim != 0 || classes.Length % dim != 0 || classes.Length == 0)
@@ -30,10 +31,22 @@ public static class ZeroShotEvaluation
                 for (int j = 0; j < dim; j++) dot += img[i * dim + j] * cls[c * dim + j];
                 logits[i * k + c] = (float)(scale * dot);
             }
-        var probs = Scores.Softmax(logits, k);
-        var pred = Scores.Argmax(probs, k);
-        return new ZeroShotResult(Classification.Accuracy(labels, pred), RocAuc.MacroOneVsRest(probs, labels, k),
-            new ConfusionMatrix(labels, pred, k), pred, probs);
+        return FromProbabilities(Scores.Softmax(logits, k), k, labels);
+    }
+
+    /// <summary>Metrics from [N, K] softmax scores already computed (e.g. ZeroShotClassifier.Classify(...).Scores).</summary>
+    public static ZeroShotMetrics FromProbabilities(ReadOnlySpan<float> probabilities, int classes, ReadOnlySpan<int> labels)
+    {
+        var p = new double[probabilities.Length];
+        for (int i = 0; i < p.Length; i++) p[i] = probabilities[i];
+        return FromProbabilities(p, classes, labels);
+    }
+
+    public static ZeroShotMetrics FromProbabilities(double[] probabilities, int classes, ReadOnlySpan<int> labels)
+    {
+        var pred = Scores.Argmax(probabilities, classes);
+        return new ZeroShotMetrics(Classification.Accuracy(labels, pred), RocAuc.MacroOneVsRest(probabilities, labels, classes),
+            new ConfusionMatrix(labels, pred, classes), pred, probabilities);
     }
 
     static double[] Normalised(ReadOnlySpan<float> x, int rows, int dim)

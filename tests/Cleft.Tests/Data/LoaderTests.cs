@@ -128,5 +128,10 @@ public sealed class LoaderTests
         Assert.Subset(p10.ToHashSet(), p1.ToHashSet());
         Assert.Equal(p1, Splits.Fraction(1000, 0.01, Splits.ProbeSeed));
         Assert.Single(Splits.Fraction(30, 0.01));   // never empty
+
+        var m = new Manifest("m", Enumerable.Range(0, 200).Select(i => new ManifestEntry($"/x/{i}.png", "c", i % 5, i + 2)).ToList(), ["a", "b", "c", "d", "e"]);
+        var tenth = m.Fraction(0.1);
+        Assert.Equal("m/10%", tenth.Name);
+        Assert.Equal(Splits.Fraction(200, 0.1).Select(i => $"/x/{i}.png"), tenth.Entries.Select(e => e.ImagePath));
     }
 }

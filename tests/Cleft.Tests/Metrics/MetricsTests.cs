@@ -92,5 +92,8 @@ public sealed class ZeroShotEvaluationTests
         // class-1 scores: [~0, high, >0.5, ~0] with the single positive at index 1 ranked top -> AUC 1
         Assert.Equal(1.0, r.Auc.PerClass[1], 12);
         Assert.Throws<ArgumentException>(() => ZeroShotEvaluation.Evaluate(images, classes, 3, [0], 0));
+        var again = ZeroShotEvaluation.FromProbabilities(r.Probabilities.Select(v => (float)v).ToArray(), 2, [0, 1, 0, 0]);
+        Assert.Equal(r.Predictions, again.Predictions);
+        Assert.Equal(r.Auc.Macro, again.Auc.Macro, 6);
     }
 }
