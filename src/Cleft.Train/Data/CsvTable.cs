@@ -90,7 +90,12 @@ public sealed class CsvTable
                 case '\r': break;
                 case '\n': EndRecord(); line++; recordLine = line; break;
                 default:
-                    if (cellWasQuoted && !char.IsWhiteSpace(ch)) throw new CsvFormatException(file, line, "text after a closing quote");
+                    if (cellWasQuoted)
+                    {
+                        // spaces after a closing quote are padding, not content
+                        if (!char.IsWhiteSpace(ch)) throw new CsvFormatException(file, line, "text after a closing quote");
+                        break;
+                    }
                     cell.Append(ch); if (!char.IsWhiteSpace(ch)) any = true;
                     break;
             }

@@ -18,6 +18,7 @@ public sealed class CsvTests
         Assert.Equal(["4", "", ""], t.Rows[2].Fields);              // short row padded
         Assert.Equal(6, t.Rows[2].Line);
         Assert.Equal(1, t.Column("b, with comma"));
+        Assert.Equal(["x", " padded "], CsvTable.Parse("a,b\n\"x\"  , \" padded \" \n", "p.csv").Rows[0].Fields);
     }
 
     [Theory]
