@@ -26,6 +26,14 @@ public sealed class ImageDataset(Manifest manifest, PreprocessOptions? preproces
     public IReadOnlyList<SkippedImage> Skipped => _skipped.Values.OrderBy(s => s.Index).ToList();
     public int SkippedCount => _skipped.Count;
 
+    /// <summary>One line per skipped file, plus a count, for the end-of-epoch log; empty when nothing was skipped.</summary>
+    public string SkipReport()
+    {
+        var skipped = Skipped;
+        if (skipped.Count == 0) return "";
+        return $"{Manifest.Name}: skipped {skipped.Count} of {Count} images\n" + string.Concat(skipped.Select(s => $"  #{s.Index}: {s.Reason}\n"));
+    }
+
     static PreprocessOptions Validated(PreprocessOptions o) { o.Validate(); return o; }
 
     /// <summary>

@@ -99,6 +99,8 @@ public sealed class LoaderTests
         Assert.Equal(2, ds.SkippedCount);
         Assert.Equal([3, 6], ds.Skipped.Select(s => s.Index));
         Assert.Contains("000006.png", ds.Skipped[1].Reason);
+        Assert.StartsWith("manifest.csv: skipped 2 of 10 images\n  #3: cannot load image", ds.SkipReport());
+        Assert.Equal("", new ImageDataset(m, Small, skipBadImages: true).SkipReport());
     }
 
     [Fact]
