@@ -20,13 +20,8 @@ static class CrossEntropyKernels
         for (int r = Grid.IdxX; r < rows; r += Grid.DimX)
         {
             long o = (long)r * classes;
-            float max = float.NegativeInfinity;
-            for (int j = Group.IdxX; j < classes; j += Group.DimX) { float v = logits[o + j]; max = v > max ? v : max; }
-            max = GroupReduce.AllMax(max);
-            float s = 0f;
-            for (int j = Group.IdxX; j < classes; j += Group.DimX) s += MathF.Exp(logits[o + j] - max);
-            s = GroupReduce.AllSum(s);
-            if (Group.IdxX == 0) rowLse[r] = max + MathF.Log(s);
+            var stats = GroupReduce.RowMaxSumExp(logits, o, classes);
+            if (Group.IdxX == 0) rowLse[r] = stats.Max + MathF.Log(stats.SumExp);
         }
     }
 

@@ -72,6 +72,27 @@ static class GroupReduce
         Group.Barrier();
         return m;
     }
+
+    /// <summary>
+    /// Max and sum of exp(x - max) over one row x[offset .. offset + cols), for the whole group: the stable
+    /// log-sum-exp that softmax and cross-entropy share (their log-sum-exp is Max + log(SumExp)).
+    /// </summary>
+    public static RowExpStats RowMaxSumExp(ArrayView<float> x, long offset, int cols)
+    {
+        float max = float.NegativeInfinity;
+        for (int j = Group.IdxX; j < cols; j += Group.DimX) { float v = x[offset + j]; max = v > max ? v : max; }
+        max = AllMax(max);
+        float sum = 0f;
+        for (int j = Group.IdxX; j < cols; j += Group.DimX) sum += MathF.Exp(x[offset + j] - max);
+        return new RowExpStats(max, AllSum(sum));
+    }
+}
+
+/// <summary>A row's maximum and the sum of exp(x - max) over it.</summary>
+readonly struct RowExpStats(float max, float sumExp)
+{
+    public readonly float Max = max;
+    public readonly float SumExp = sumExp;
 }
 
 /// <summary>

@@ -15,13 +15,8 @@ static class SoftmaxKernels
         for (int r = Grid.IdxX; r < rows; r += Grid.DimX)
         {
             long o = (long)r * cols;
-            float max = float.NegativeInfinity;
-            for (int j = Group.IdxX; j < cols; j += Group.DimX) { float v = x[o + j]; max = v > max ? v : max; }
-            max = GroupReduce.AllMax(max);
-
-            float sum = 0f;
-            for (int j = Group.IdxX; j < cols; j += Group.DimX) sum += MathF.Exp(x[o + j] - max);
-            sum = GroupReduce.AllSum(sum);
+            var stats = GroupReduce.RowMaxSumExp(x, o, cols);
+            float max = stats.Max, sum = stats.SumExp;
 
             if (log != 0)
             {
