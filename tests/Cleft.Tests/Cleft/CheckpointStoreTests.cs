@@ -1,4 +1,5 @@
 using Cleft.Models.Recipe;
+using Cleft.Train.Training;
 using Cleft.Tests.Gpt2;
 
 namespace Cleft.Tests.Recipe;

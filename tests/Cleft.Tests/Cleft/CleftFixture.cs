@@ -1,6 +1,7 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
 using Cleft.Models.Recipe;
+using Cleft.Train.Training;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Peft;
 using Cleft.Models.Vision;

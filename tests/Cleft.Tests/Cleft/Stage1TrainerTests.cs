@@ -1,5 +1,6 @@
 using Cleft.Kernels.Cpu;
 using Cleft.Models.Recipe;
+using Cleft.Train.Training;
 using Cleft.Tests.Gpt2;
 using Xunit.Abstractions;
 

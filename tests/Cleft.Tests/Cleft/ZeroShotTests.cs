@@ -1,6 +1,7 @@
 using Cleft.Autograd;
 using Cleft.Kernels.Cpu;
 using Cleft.Models.Recipe;
+using Cleft.Train.Training;
 using Xunit.Abstractions;
 
 namespace Cleft.Tests.Recipe;

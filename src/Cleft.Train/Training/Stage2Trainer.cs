@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Cleft.Autograd;
 using Cleft.Autograd.Optim;
+using Cleft.Models.Recipe;
 
-namespace Cleft.Models.Recipe;
+namespace Cleft.Train.Training;
 
 /// <summary>Stage 2 hyperparameters: the released code's defaults (SGD momentum 0.9, lr 1e-4, wd 1e-3, 100 warmup, 8,000 steps), N = 30.</summary>
 public sealed record Stage2Options

@@ -3,8 +3,9 @@ using Cleft.Autograd;
 using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Peft;
+using Cleft.Models.Recipe;
 
-namespace Cleft.Models.Recipe;
+namespace Cleft.Train.Training;
 
 /// <summary>
 /// Stage 1: contrastive pretraining of a <see cref="CleftModel"/> on paired images and captions given as host

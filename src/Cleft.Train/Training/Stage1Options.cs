@@ -1,4 +1,6 @@
-namespace Cleft.Models.Recipe;
+using Cleft.Models.Recipe;
+
+namespace Cleft.Train.Training;
 
 /// <summary>
 /// Stage 1 hyperparameters; defaults are the paper's (REFERENCE §1): AdamW lr 4e-5, betas (0.9, 0.999), weight

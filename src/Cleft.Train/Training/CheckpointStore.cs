@@ -1,6 +1,7 @@
 using System.Text.Json;
+using Cleft.Models.Recipe;
 
-namespace Cleft.Models.Recipe;
+namespace Cleft.Train.Training;
 
 /// <summary>One saved checkpoint: its directory name under the store, step, learning rate and metrics.</summary>
 public sealed record CheckpointInfo(string Name, int Step, float LearningRate, float? ValLoss, Dictionary<string, double> Metrics);
