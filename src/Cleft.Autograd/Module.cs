@@ -60,6 +60,7 @@ public abstract class Module : IDisposable
 {
     readonly List<(string Name, Parameter Param)> _parameters = new();
     readonly List<(string Name, Module Child)> _children = new();
+    readonly List<(string Name, Rng Stream)> _randomStreams = new();
 
     /// <summary>True in training mode (dropout active); see <see cref="Train"/> and <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
@@ -71,6 +72,26 @@ public abstract class Module : IDisposable
         p.Name = name;
         _parameters.Add((name, p));
         return p;
+    }
+
+    /// <summary>
+    /// Registers a random stream the module draws from while training (dropout masks), so checkpoints can save
+    /// and restore it: without it a resumed run with dropout on would draw different masks.
+    /// </summary>
+    protected Rng AddRandomStream(string name, Rng stream)
+    {
+        if (_randomStreams.Any(x => x.Name == name))
+            throw new ArgumentException($"{GetType().Name}: a random stream named '{name}' already exists");
+        _randomStreams.Add((name, stream));
+        return stream;
+    }
+
+    /// <summary>Every registered random stream by dotted name ("h.0.attn.c_attn.dropout").</summary>
+    public IEnumerable<(string Name, Rng Stream)> NamedRandomStreams(string prefix = "")
+    {
+        foreach (var (n, r) in _randomStreams) yield return (prefix + n, r);
+        foreach (var (n, c) in _children)
+            foreach (var x in c.NamedRandomStreams(prefix + n + ".")) yield return x;
     }
 
     protected T AddModule<T>(string name, T child) where T : Module

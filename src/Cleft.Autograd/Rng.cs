@@ -15,6 +15,22 @@ public sealed class Rng
         _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
     }
 
+    /// <summary>
+    /// The generator's whole state: the four xoshiro words, a flag (1 when a second Box-Muller value is cached)
+    /// and that value's bits. A checkpoint stores it so a resumed run draws what an uninterrupted one would.
+    /// </summary>
+    public ulong[] ExportState() =>
+        [_s0, _s1, _s2, _s3, _spareNormal.HasValue ? 1UL : 0UL, _spareNormal is { } v ? BitConverter.DoubleToUInt64Bits(v) : 0UL];
+
+    public void ImportState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != 6) throw new ArgumentException($"Rng state has {state.Length} words, expected 6");
+        if ((state[0] | state[1] | state[2] | state[3]) == 0) throw new ArgumentException("Rng state is all zero (not a xoshiro state)");
+        if (state[4] > 1) throw new ArgumentException($"Rng state: spare flag {state[4]} must be 0 or 1");
+        (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
+        _spareNormal = state[4] == 1 ? BitConverter.UInt64BitsToDouble(state[5]) : null;
+    }
+
     static ulong SplitMix(ref ulong x)
     {
         ulong z = x += 0x9E3779B97F4A7C15UL;

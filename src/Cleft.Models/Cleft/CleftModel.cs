@@ -13,7 +13,7 @@ namespace Cleft.Models.Recipe;
 /// projections always, the GPT-2 base only as <see cref="Gpt2Options"/> says (frozen by default, LoRA trainable).
 /// Parameter names: image.*, text.*, head.scale.logit_scale.
 /// </summary>
-public sealed class CleftModel : Module
+public sealed partial class CleftModel : Module
 {
     CleftModel(CleftConfig config, VitImageEncoder image, Gpt2TextEncoder text, Func<string, int[]> tokenize, IBackend device)
     {

@@ -36,7 +36,7 @@ public sealed class Gpt2Model : Module
         Blocks = blocks;
         LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
-        _dropout = options.HfDropout ? new Rng(rng.NextUInt64()) : null;
+        _dropout = options.HfDropout ? AddRandomStream("dropout", new Rng(rng.NextUInt64())) : null;
         ApplyTrainability();
     }
 

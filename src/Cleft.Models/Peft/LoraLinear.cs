@@ -55,7 +55,7 @@ public sealed class LoraLinear : Module
         LoraA = AddParameter("lora_A.weight", Parameter.Uniform(dev, rng, 1f / MathF.Sqrt(InFeatures), config.R, InFeatures));
         LoraB = AddParameter("lora_B.weight", Parameter.Zeros(dev, OutFeatures, config.R));
         // Dropout masks get their own stream so they do not shift other draws from the caller's Rng.
-        _dropoutRng = new Rng(rng.NextUInt64());
+        _dropoutRng = AddRandomStream("lora_dropout", new Rng(rng.NextUInt64()));
     }
 
     public LoraConfig Config { get; }

@@ -43,8 +43,11 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         ? Splits.Permutation(Dataset.Count, Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)(uint)epoch)
         : Enumerable.Range(0, Dataset.Count).ToArray();
 
-    public IEnumerable<ImageBatch> Epoch(int epoch)
+    /// <summary>The batches of <paramref name="epoch"/> from batch <paramref name="startBatch"/> on (a resumed run starts mid-epoch).</summary>
+    public IEnumerable<ImageBatch> Epoch(int epoch, int startBatch = 0)
     {
+        if (startBatch < 0 || startBatch > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(startBatch), startBatch, $"an epoch has {BatchesPerEpoch} batches");
         var order = Order(epoch);
         int batches = BatchesPerEpoch;
         using var queue = new BlockingCollection<ImageBatch>(Options.Prefetch);
@@ -55,7 +58,7 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         {
             try
             {
-                for (int b = 0; b < batches && !cts.IsCancellationRequested; b++)
+                for (int b = startBatch; b < batches && !cts.IsCancellationRequested; b++)
                     queue.Add(MakeBatch(order, b, epoch), cts.Token);
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { }

@@ -16,15 +16,21 @@ public static class SyntheticChest
 {
     public const string ImageFolder = "images";
     public const string ManifestName = "manifest.csv";
+    /// <summary>Seeded 70 / 10 / 20 splits of the manifest's rows, written beside it.</summary>
+    public static readonly (string File, double Fraction)[] SplitFiles = [("train.csv", 0.7), ("val.csv", 0.1), ("test.csv", 0.2)];
 
-    /// <summary>Writes <paramref name="count"/> PNGs and <c>manifest.csv</c> (CheXpert columns) into <paramref name="outDir"/>; returns the manifest path.</summary>
+    /// <summary>
+    /// Writes <paramref name="count"/> PNGs and <c>manifest.csv</c> into <paramref name="outDir"/>, plus train / val /
+    /// test CSVs (<see cref="SplitFiles"/>); returns the manifest path. The CSVs carry CheXpert's columns and the
+    /// generic ones (<c>caption</c>, and <c>label</c> = the 5x200 class name), so both manifest formats read them.
+    /// </summary>
     public static string Generate(string outDir, int count, ulong seed, int size = 64, TextWriter? log = null)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "count must be positive");
         if (size < 16) throw new ArgumentOutOfRangeException(nameof(size), "image size must be at least 16");
         Directory.CreateDirectory(Path.Combine(outDir, ImageFolder));
         var rng = new Rng(seed);
-        var lines = new List<string> { "Path,AP/PA," + string.Join(',', ChexpertManifest.Findings.Select(Quote)) };
+        var lines = new List<string> { "Path,AP/PA," + string.Join(',', ChexpertManifest.Findings.Select(Quote)) + ",caption,label" };
         var pixels = new byte[size * size];
         int every = Math.Max(1, count / 10);
         for (int i = 0; i < count; i++)
@@ -37,12 +43,22 @@ public static class SyntheticChest
             PngWriter.WriteGray(Path.Combine(outDir, rel), pixels, size, size);
             var names = findings.Select(f => ChexpertManifest.FiveClasses[f]).ToHashSet();
             var cells = ChexpertManifest.Findings.Select(f => names.Contains(f) ? "1.0" : (rng.NextDouble() < 0.1 ? "0.0" : ""));
-            lines.Add($"{rel},{(rng.NextDouble() < 0.5 ? "AP" : "PA")},{string.Join(',', cells)}");
+            string caption = ChexpertManifest.Caption(ChexpertManifest.Findings.Where(names.Contains));
+            lines.Add($"{rel},{(rng.NextDouble() < 0.5 ? "AP" : "PA")},{string.Join(',', cells)},{Quote(caption)},{Quote(ChexpertManifest.FiveClasses[primary])}");
             if (log is not null && ((i + 1) % every == 0 || i + 1 == count)) log.WriteLine($"synth: {i + 1}/{count} images");
         }
         string manifest = Path.Combine(outDir, ManifestName);
         File.WriteAllLines(manifest, lines);
-        log?.WriteLine($"synth: wrote {manifest}");
+        var order = Splits.Permutation(count, seed ^ 0x5EED5EED5EEDUL);
+        int start = 0;
+        foreach (var (i, (file, fraction)) in SplitFiles.Index())
+        {
+            int n = i == SplitFiles.Length - 1 ? count - start : (int)Math.Round(count * fraction);
+            var rows = order.Skip(start).Take(n).Order().Select(r => lines[r + 1]);
+            File.WriteAllLines(Path.Combine(outDir, file), rows.Prepend(lines[0]));
+            start += n;
+        }
+        log?.WriteLine($"synth: wrote {manifest} and {string.Join(", ", SplitFiles.Select(f => f.File))}");
         return manifest;
     }
 

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Cleft.Autograd;
-using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
-using Cleft.Models.Peft;
 using Cleft.Models.Recipe;
 
 namespace Cleft.Train.Training;
@@ -10,19 +8,18 @@ namespace Cleft.Train.Training;
 /// <summary>
 /// Stage 1: contrastive pretraining of a <see cref="CleftModel"/> on paired images and captions given as host
 /// data. AdamW over the trainable parameters (decay on matrices only, the logit scale in its own clamped group),
-/// warmup + cosine, optional clipping; one <see cref="TensorScope"/> per step. Checkpoints (see
-/// <see cref="CheckpointStore"/>) hold model.safetensors (trainable non-LoRA parameters by name),
-/// adapter/ (the LoRA weights in PEFT's format), optimizer.safetensors and state.json; <see cref="Resume"/>
-/// restores all of it, so a resumed run continues with the same losses. Not restored: dropout random streams
-/// (resume is bit-identical only with dropout off).
+/// warmup + cosine, optional clipping, optional gradient accumulation; one <see cref="TensorScope"/> per
+/// micro-batch. Checkpoints (see <see cref="CheckpointStore"/>) hold the model's trainable weights
+/// (<see cref="CleftModel.SaveWeights"/>) plus <see cref="TrainerState"/> (optimizer slots, dropout streams,
+/// data position, frozen-weights fingerprint); <see cref="Resume"/> restores all of it, so a resumed run
+/// continues with bit-identical losses on the CPU backend, dropout included.
 /// </summary>
 public sealed class Stage1Trainer : IDisposable
 {
-    const string ModelFile = "model.safetensors", OptimizerFile = "optimizer.safetensors", AdapterDir = "adapter";
-
     readonly AdamW _optimizer;
     readonly WarmupCosine _schedule;
     readonly Stopwatch _clock = new();
+    readonly Lazy<string> _fingerprint;
     int _stepsSinceReport;
 
     public Stage1Trainer(CleftModel model, Stage1Options options)
@@ -41,6 +38,7 @@ public sealed class Stage1Trainer : IDisposable
         _optimizer = new AdamW(groups, options.LearningRate,
             options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
         Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
+        _fingerprint = new(model.FrozenFingerprint);
     }
 
     public CleftModel Model { get; }
@@ -50,25 +48,40 @@ public sealed class Stage1Trainer : IDisposable
     public int Step { get; private set; }
     public float LearningRate => _optimizer.LearningRate;
     public Action<TrainingProgress>? Progress { get; set; }
+    /// <summary>Fingerprint of the frozen weights (computed once).</summary>
+    public string Fingerprint => _fingerprint.Value;
 
     /// <summary>One optimisation step on pixels [B, 3, S, S] and B captions; returns the loss.</summary>
-    public float TrainStep(float[] pixels, IReadOnlyList<string> captions)
+    public float TrainStep(float[] pixels, IReadOnlyList<string> captions) => TrainStep([(pixels, captions)]);
+
+    /// <summary>
+    /// One optimisation step over several micro-batches (gradient accumulation): each micro-batch's loss is
+    /// scaled by 1/K and back-propagated into the same gradients, then the optimizer steps once. Negatives are
+    /// those of each micro-batch, as in CLEFT's released code. Returns the mean loss.
+    /// </summary>
+    public float TrainStep(IReadOnlyList<(float[] Pixels, IReadOnlyList<string> Captions)> microBatches)
     {
-        ArgumentNullException.ThrowIfNull(captions);
+        ArgumentNullException.ThrowIfNull(microBatches);
+        if (microBatches.Count == 0) throw new ArgumentException("Stage1Trainer.TrainStep: no micro-batches");
         if (!_clock.IsRunning) _clock.Start();
         float lr = _schedule.Apply(_optimizer, Step);
-        float loss;
-        using (var scope = new TensorScope())
-        using (var texts = Model.TextBatch(captions))
+        float inv = 1f / microBatches.Count;
+        double sum = 0;
+        _optimizer.ZeroGrad();
+        foreach (var (pixels, captions) in microBatches)
         {
-            _optimizer.ZeroGrad();
+            ArgumentNullException.ThrowIfNull(captions);
+            using var scope = new TensorScope();
+            using var texts = Model.TextBatch(captions);
             var l = Model.Forward(Model.Pixels(pixels, captions.Count), texts);
-            loss = l.Item();
-            if (!float.IsFinite(loss))
-                throw new TrainingDivergedException(Step + 1, loss, lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
-            l.Backward();
-            _optimizer.Step();
+            float value = l.Item();
+            if (!float.IsFinite(value))
+                throw new TrainingDivergedException(Step + 1, value, lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
+            sum += value;
+            (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
         }
+        _optimizer.Step();
+        float loss = (float)(sum * inv);
         Step++;
         _stepsSinceReport++;
         if (Progress is { } report && Step % Options.LogEvery == 0)
@@ -106,61 +119,36 @@ public sealed class Stage1Trainer : IDisposable
     }
 
     /// <summary>Saves the current state into the store (top-k by <paramref name="valLoss"/> + last); returns its directory.</summary>
-    public string SaveCheckpoint(float? valLoss = null, IReadOnlyDictionary<string, double>? metrics = null)
+    public string SaveCheckpoint(float? valLoss = null, IReadOnlyDictionary<string, double>? metrics = null, DataPosition? data = null)
     {
         var store = Checkpoints ?? throw new InvalidOperationException("Stage1Trainer: no CheckpointDirectory in the options");
-        return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, Write);
+        return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
+        {
+            Model.SaveWeights(dir, Fingerprint);
+            TrainerState.Write(dir, _optimizer, Model, Fingerprint, data);
+        });
     }
 
-    void Write(string dir)
-    {
-        var lora = PeftAdapter.LoraParameters(Model).Select(x => x.Param).ToHashSet(ReferenceEqualityComparer.Instance);
-        SafetensorsWriter.Write(Path.Combine(dir, ModelFile), Model.TrainableNamedParameters()
-            .Where(x => !lora.Contains(x.Param))
-            .Select(x => new SafetensorsWriter.Item(x.Name, x.Param.Shape, x.Param.ToArray())));
-        if (Model.Config.TextOptions.Lora is { } lc && lora.Count > 0)
-            PeftAdapter.Save(Path.Combine(dir, AdapterDir), Model.Text.Transformer, lc);
-        SafetensorsWriter.Write(Path.Combine(dir, OptimizerFile), _optimizer.ExportState()
-            .Select(x => new SafetensorsWriter.Item(x.Key, [x.Value.Length], x.Value)));
-    }
-
-    /// <summary>Loads a checkpoint directory written by <see cref="SaveCheckpoint"/>: weights, adapter, optimizer state and step.</summary>
-    public void Resume(string checkpointDirectory)
+    /// <summary>
+    /// Loads a checkpoint directory written by <see cref="SaveCheckpoint"/>: weights, adapter, optimizer state,
+    /// random streams and step; returns the data position saved with it (null if none was).
+    /// </summary>
+    public DataPosition? Resume(string checkpointDirectory)
     {
         var info = CheckpointStore.ReadInfo(checkpointDirectory);
-        var named = Model.TrainableNamedParameters().ToDictionary(x => x.Name, x => x.Param);
-        string modelPath = Path.Combine(checkpointDirectory, ModelFile);
-        using (var file = SafetensorsFile.Open(modelPath))
-        {
-            var lora = PeftAdapter.LoraParameters(Model).Select(x => x.Name).ToHashSet();
-            var expected = named.Keys.Where(k => !lora.Contains(k)).ToHashSet();
-            var missing = expected.Where(k => !file.Entries.ContainsKey(k)).ToList();
-            var extra = file.Entries.Keys.Where(k => !expected.Contains(k)).ToList();
-            if (missing.Count > 0 || extra.Count > 0)
-                throw new InvalidDataException($"{modelPath}: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", extra)}]");
-            foreach (var name in expected)
-            {
-                var e = file.Entries[name];
-                if (!e.Shape.SequenceEqual(named[name].Shape))
-                    throw new InvalidDataException($"{modelPath}: '{name}' is [{string.Join(",", e.Shape)}], the model's parameter is {named[name].ShapeString}");
-                named[name].Load(file.ReadFloats(name));
-            }
-        }
-        string adapter = Path.Combine(checkpointDirectory, AdapterDir);
-        if (Directory.Exists(adapter)) PeftAdapter.Load(adapter, Model.Text.Transformer);
-        using (var opt = SafetensorsFile.Open(Path.Combine(checkpointDirectory, OptimizerFile)))
-            _optimizer.ImportState(opt.Entries.Keys.ToDictionary(k => k, opt.ReadFloats), info.Step);
+        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Model, Fingerprint, info.Step);
+        Model.LoadWeights(checkpointDirectory);
         Step = info.Step;
         _optimizer.LearningRate = info.LearningRate;
+        return saved.Data;
     }
 
-    /// <summary>Resumes from the store's newest checkpoint; returns its directory, or null when there is none (fresh start).</summary>
-    public string? ResumeLatest()
+    /// <summary>Resumes from the store's newest checkpoint; returns its directory and data position, or null when there is none (fresh start).</summary>
+    public (string Directory, DataPosition? Data)? ResumeLatest()
     {
         if (Checkpoints?.Last is not { } last) return null;
         string dir = Checkpoints.PathOf(last);
-        Resume(dir);
-        return dir;
+        return (dir, Resume(dir));
     }
 
     public void Dispose() => _optimizer.Dispose();

@@ -90,7 +90,7 @@ public sealed class Stage1TrainerTests(ITestOutputHelper output)
         using var dev2 = new CpuBackend();
         using var fresh = CleftFixture.Model(dev2, seed: 99); // different init: everything trainable must come from the checkpoint
         using var resumed = new Stage1Trainer(fresh, CleftFixture.Stage1(20, dir));
-        Assert.Equal(checkpoint, resumed.ResumeLatest());
+        Assert.Equal(checkpoint, resumed.ResumeLatest()?.Directory);
         Assert.Equal(8, resumed.Step);
         Assert.Equal(straight, CleftFixture.Train(resumed, 8, 14));
     }

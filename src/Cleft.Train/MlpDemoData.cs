@@ -7,18 +7,18 @@ namespace Cleft.Train;
 /// few extra features (squares and a product). Not linearly separable, so the loss only falls if the MLP,
 /// its GELU and the whole backward pass work.
 /// </summary>
-public sealed class DemoData
+public sealed class MlpDemoData
 {
     public const int Features = 5;
 
-    DemoData(float[] x, int[] y, int classes) { X = x; Y = y; Classes = classes; }
+    MlpDemoData(float[] x, int[] y, int classes) { X = x; Y = y; Classes = classes; }
 
     public float[] X { get; }
     public int[] Y { get; }
     public int Classes { get; }
     public int Count => Y.Length;
 
-    public static DemoData Spirals(int count, int classes, Rng rng)
+    public static MlpDemoData Spirals(int count, int classes, Rng rng)
     {
         var x = new float[count * Features];
         var y = new int[count];
@@ -32,7 +32,7 @@ public sealed class DemoData
             row[0] = px; row[1] = py; row[2] = px * px; row[3] = py * py; row[4] = px * py;
             y[i] = c;
         }
-        return new DemoData(x, y, classes);
+        return new MlpDemoData(x, y, classes);
     }
 
     /// <summary>Copies rows <paramref name="order"/>[start..start+n) into host batch arrays.</summary>

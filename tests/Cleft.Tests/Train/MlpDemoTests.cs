@@ -4,15 +4,15 @@ using Cleft.Train;
 
 namespace Cleft.Tests.Train;
 
-public sealed class DemoTests
+public sealed class MlpDemoTests
 {
-    static readonly DemoOptions Small = new(Steps: 60, Batch: 64, Hidden: 32, LogEvery: 1000, Samples: 1024);
+    static readonly MlpDemoOptions Small = new(Steps: 60, Batch: 64, Hidden: 32, LogEvery: 1000, Samples: 1024);
 
     [Fact]
     public void LossFallsAndAccuracyBeatsChance()
     {
         using var dev = new CpuBackend();
-        var r = Demo.Run(dev, Small with { Steps = 300 }, TextWriter.Null);
+        var r = MlpDemo.Run(dev, Small with { Steps = 300 }, TextWriter.Null);
         Assert.True(r.Losses.Take(10).Average() > 1.5 * r.Losses.TakeLast(10).Average(),
             $"loss did not fall: first {r.Losses[0]}, last {r.Losses[^1]}");
         Assert.True(r.FinalAccuracy > 0.6, $"held-out accuracy {r.FinalAccuracy} is near chance (1/3)");
@@ -23,10 +23,10 @@ public sealed class DemoTests
     {
         using var d1 = new CpuBackend();
         using var d2 = new CpuBackend();
-        var a = Demo.Run(d1, Small, TextWriter.Null);
-        var b = Demo.Run(d2, Small, TextWriter.Null);
+        var a = MlpDemo.Run(d1, Small, TextWriter.Null);
+        var b = MlpDemo.Run(d2, Small, TextWriter.Null);
         Assert.Equal(a.Losses, b.Losses); // bit-identical, not approximately
-        var c = Demo.Run(d1, Small with { Seed = 43 }, TextWriter.Null);
+        var c = MlpDemo.Run(d1, Small with { Seed = 43 }, TextWriter.Null);
         Assert.NotEqual(a.Losses, c.Losses);
     }
 
@@ -34,21 +34,21 @@ public sealed class DemoTests
     public void SteadyStateStepsAllocateNothingNew()
     {
         using var dev = new CpuBackend();
-        Demo.Run(dev, Small with { Steps = 3 }, TextWriter.Null);
+        MlpDemo.Run(dev, Small with { Steps = 3 }, TextWriter.Null);
         long after3 = dev.Pool.FreshAllocations;
         using var dev2 = new CpuBackend();
-        Demo.Run(dev2, Small with { Steps = 30 }, TextWriter.Null);
+        MlpDemo.Run(dev2, Small with { Steps = 30 }, TextWriter.Null);
         Assert.Equal(after3, dev2.Pool.FreshAllocations);
     }
 
     [Fact]
     public void IlgpuCpuAcceleratorAgreesWithManagedBackend()
     {
-        var o = new DemoOptions(Steps: 6, Batch: 32, Hidden: 16, LogEvery: 1000, Samples: 256);
+        var o = new MlpDemoOptions(Steps: 6, Batch: 32, Hidden: 16, LogEvery: 1000, Samples: 256);
         using var cpu = new CpuBackend();
         using var ilgpu = Devices.Create("ilgpu-cpu");
-        var a = Demo.Run(cpu, o, TextWriter.Null);
-        var b = Demo.Run(ilgpu, o, TextWriter.Null);
+        var a = MlpDemo.Run(cpu, o, TextWriter.Null);
+        var b = MlpDemo.Run(ilgpu, o, TextWriter.Null);
         for (int i = 0; i < a.Losses.Count; i++)
             Assert.True(Math.Abs(a.Losses[i] - b.Losses[i]) <= 1e-4, $"step {i}: cpu {a.Losses[i]}, ilgpu-cpu {b.Losses[i]}");
     }

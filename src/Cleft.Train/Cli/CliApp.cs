@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Cleft.Train.Data;
+
+namespace Cleft.Train.Cli;
+
+/// <summary>
+/// The `cleft` console on System.CommandLine. Every command has --help with its defaults. Exit codes: 0 done,
+/// 1 the work failed (bad data, a diverged run: one line naming the file or step), 2 the command line was
+/// wrong (unknown or invalid option: one line). `--config FILE.json` supplies options from a file — a flat
+/// object of option names, or a run's config.json (its "options") — and flags on the command line win.
+/// </summary>
+public static class CliApp
+{
+    public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null)
+    {
+        output ??= Console.Out;
+        error ??= Console.Error;
+        var root = new RootCommand("cleft: CLEFT (MICCAI 2024) vision-language pretraining on a from-scratch .NET engine");
+        foreach (var c in Commands(output)) root.Subcommands.Add(c);
+
+        string[] expanded;
+        try { expanded = ExpandConfig(root, args); }
+        catch (CliUsageException e) { error.WriteLine($"cleft: {e.Message}"); return 2; }
+
+        var parsed = root.Parse(expanded);
+        if (parsed.Errors.Count > 0)
+        {
+            string command = string.Join(' ', parsed.CommandResult.Command is RootCommand ? [] : new[] { parsed.CommandResult.Command.Name });
+            error.WriteLine($"cleft{(command.Length > 0 ? " " + command : "")}: {parsed.Errors[0].Message} (see 'cleft {command}{(command.Length > 0 ? " " : "")}--help')");
+            return 2;
+        }
+        if (parsed.CommandResult.Command is RootCommand && !args.Any(a => a is "--help" or "-h" or "-?" or "--version"))
+        {
+            parsed = root.Parse(["--help"]);
+            parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+            return 2;
+        }
+        try { return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }); }
+        catch (Exception e) when (Failure(e) is { } message)
+        {
+            error.WriteLine($"cleft {parsed.CommandResult.Command.Name}: {message}");
+            return e is CliUsageException ? 2 : 1;
+        }
+    }
+
+    static IEnumerable<Command> Commands(TextWriter output) =>
+    [
+        PretrainCommand.Create(output),
+        ToolCommands.Synth(output), ToolCommands.Params(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
+    ];
+
+    /// <summary>The message for an expected failure (bad input, a diverged run), or null for a bug (rethrown with its stack).</summary>
+    static string? Failure(Exception e) => e switch
+    {
+        ManifestException or CsvFormatException or ImageLoadException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+            or ArgumentException or NotSupportedException or InvalidOperationException or Training.TrainingDivergedException or CliUsageException
+            or IOException or UnauthorizedAccessException => e.Message,
+        _ => null,
+    };
+
+    /// <summary>Inserts the options of --config FILE that the command line does not already give.</summary>
+    static string[] ExpandConfig(RootCommand root, string[] args)
+    {
+        int at = Array.IndexOf(args, "--config");
+        if (at < 0) return args;
+        if (at + 1 >= args.Length) throw new CliUsageException("--config needs a FILE.json");
+        string file = args[at + 1];
+        var rest = args.Take(at).Concat(args.Skip(at + 2)).ToList();
+        var command = root.Subcommands.FirstOrDefault(c => rest.Count > 0 && c.Name == rest[0])
+            ?? throw new CliUsageException("--config goes after a command, e.g. 'cleft pretrain --config run.json'");
+        JsonElement options;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            options = (doc.RootElement.TryGetProperty("options", out var o) ? o : doc.RootElement).Clone();
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"--config {file}: {e.Message}");
+        }
+        if (options.ValueKind != JsonValueKind.Object) throw new CliUsageException($"--config {file}: expected a JSON object of options");
+        var known = command.Options.Select(o => o.Name.TrimStart('-')).ToHashSet();
+        var given = rest.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Select(a => a[2..].Split('=')[0]).ToHashSet();
+        foreach (var p in options.EnumerateObject())
+        {
+            if (!known.Contains(p.Name)) throw new CliUsageException($"--config {file}: '{p.Name}' is not an option of 'cleft {command.Name}'");
+            if (given.Contains(p.Name) || p.Value.ValueKind == JsonValueKind.Null) continue;
+            rest.Add("--" + p.Name);
+            rest.Add(p.Value.ValueKind switch
+            {
+                JsonValueKind.String => p.Value.GetString()!,
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                JsonValueKind.Number => p.Value.GetRawText(),
+                JsonValueKind.Array => string.Join(',', p.Value.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString() : x.GetRawText())),
+                _ => throw new CliUsageException($"--config {file}: '{p.Name}' must be a string, number, boolean or list"),
+            });
+        }
+        return [.. rest];
+    }
+
+    public static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A command-line mistake found after parsing (a combination of options that cannot work): exit code 2.</summary>
+public sealed class CliUsageException(string message) : Exception(message);

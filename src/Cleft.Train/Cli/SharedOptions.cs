@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Cleft.Kernels;
+using Cleft.Models.Peft;
+using Cleft.Models.Recipe;
+using Cleft.Train.Data;
+
+namespace Cleft.Train.Cli;
+
+/// <summary>--device and --seed, on every command that computes.</summary>
+public sealed class DeviceOptions(CommandOptions o)
+{
+    readonly Option<string> _device = o.Add("device", "auto", $"where to compute: {string.Join(", ", Devices.Names)} (auto: CUDA if present, else cpu)",
+        v => Devices.Names.Contains(v) ? null : $"unknown device; one of {string.Join(", ", Devices.Names)}");
+
+    public IBackend Create(ParseResult r) => Devices.Create(r.GetValue(_device)!);
+}
+
+/// <summary>How a manifest is read (shared by every command that takes a CSV).</summary>
+public sealed class DataOptions
+{
+    readonly Option<string> _format, _imageCol, _captionCol, _embedTask;
+    readonly Option<string?> _labelCol, _classes, _imageRoot;
+
+    public DataOptions(CommandOptions o, bool labels)
+    {
+        _format = o.Add("format", "generic", "manifest format: generic (columns below), chexpert, rsna, embed",
+            v => Enum.TryParse<ManifestFormat>(v, true, out _) ? null : "one of generic, chexpert, rsna, embed");
+        _imageCol = o.Add("image-col", "Path", "generic format: the column of image paths (relative to the CSV's folder; case-insensitive)");
+        _captionCol = o.Add("caption-col", "caption", "generic format: the column of captions");
+        _labelCol = o.OptionalString("label-col", labels ? "generic format: the column of labels (class name or index)" : "generic format: label column (unused here)");
+        _classes = o.OptionalString("classes", "class names in label order: 'A,B,C' or a file with one per line (default: the label column's distinct values, sorted)");
+        _imageRoot = o.OptionalString("image-root", "folder image paths are relative to (default: the CSV's folder)");
+        _embedTask = o.Add("embed-task", "birads", "embed format: birads or density",
+            v => v is "birads" or "density" ? null : "birads or density");
+    }
+
+    public DataSource Source(ParseResult r) => new(
+        Enum.Parse<ManifestFormat>(r.GetValue(_format)!, true), r.GetValue(_imageCol)!, r.GetValue(_captionCol)!, r.GetValue(_labelCol),
+        r.GetValue(_classes) is { } c ? CsvManifest.ParseClasses(c) : null, r.GetValue(_imageRoot),
+        r.GetValue(_embedTask) == "density" ? EmbedTask.Density : EmbedTask.Birads);
+}
+
+/// <summary>The model spec's options (`cleft pretrain`): towers, shapes and PEFT. Defaults are the paper's.</summary>
+public sealed class ModelOptions
+{
+    readonly Option<string> _vision, _text, _loraTargets;
+    readonly Option<string?> _tokenizer;
+    readonly Option<int> _imageSize, _embedDim, _maxTokens, _loraR, _seed;
+    readonly Option<float> _loraAlpha, _loraDropout;
+    readonly Option<bool> _noLora, _halfText, _trainEmbed, _unlockLn, _textDropout, _sumLoss, _noClamp;
+
+    public ModelOptions(CommandOptions o)
+    {
+        _vision = o.Add("vision", "dinov2-vitb14-reg", $"image tower: a Hugging Face folder (DINOv2 with registers) or a preset for random init ({string.Join(", ", CleftModelSpec.VisionPresets.Keys)})");
+        _text = o.Add("text", "biomedlm", $"text tower: a Hugging Face GPT-2-family folder or a preset for random init ({string.Join(", ", CleftModelSpec.TextPresets.Keys)})");
+        _tokenizer = o.OptionalString("tokenizer", "folder with vocab.json + merges.txt (default: the text folder's, else GPT-2's bundled BPE)");
+        _imageSize = o.Add("image-size", 224, "input resolution in pixels (a multiple of the patch size)", CommandOptions.Positive);
+        _embedDim = o.Add("embed-dim", 512, "joint embedding dimension", CommandOptions.Positive);
+        _maxTokens = o.Add("max-tokens", 64, "caption length in tokens (longer captions are truncated)", CommandOptions.Positive);
+        _loraR = o.Add("lora-r", 8, "LoRA rank on the text tower", CommandOptions.Positive);
+        _loraAlpha = o.Add("lora-alpha", 32f, "LoRA alpha (scaling = alpha / r)", CommandOptions.Positive);
+        _loraDropout = o.Add("lora-dropout", 0.1f, "dropout on the LoRA input", CommandOptions.Probability);
+        _loraTargets = o.Add("lora-targets", "c_attn", "LoRA target modules (today: c_attn, GPT-2's fused QKV projection)",
+            v => v == "c_attn" ? null : "only c_attn is supported by the GPT-2 encoder");
+        _noLora = o.Flag("no-lora", "no LoRA: the frozen text tower's projection alone trains");
+        _halfText = o.Flag("half-text", "store the frozen text matrices in fp16 (half the memory, fp32 sums)");
+        _trainEmbed = o.Flag("train-embed", "train the token embeddings (the paper unlocks them; the released command does not)");
+        _unlockLn = o.Flag("unlock-ln", "train the text tower's LayerNorms");
+        _textDropout = o.Flag("text-dropout", "GPT-2's own dropout (embd/resid_pdrop) while training");
+        _sumLoss = o.Flag("sum-loss", "add the two contrastive directions (the released code) instead of averaging (open_clip)");
+        _noClamp = o.Flag("no-clamp-scale", "do not clamp the logit scale to [0, ln 100] (the released code does not)");
+        _seed = o.Add("seed", 42, "random seed: initialisation, shuffling, augmentation, dropout", CommandOptions.NonNegative);
+    }
+
+    public CleftModelSpec Spec(ParseResult r) => new()
+    {
+        Vision = Resolve(r.GetValue(_vision)!), Text = Resolve(r.GetValue(_text)!), Tokenizer = r.GetValue(_tokenizer) is { } t ? Path.GetFullPath(t) : null,
+        Seed = (ulong)r.GetValue(_seed), ImageSize = r.GetValue(_imageSize), EmbedDim = r.GetValue(_embedDim), MaxTextLength = r.GetValue(_maxTokens),
+        Lora = r.GetValue(_noLora) ? null : new LoraConfig(r.GetValue(_loraR), r.GetValue(_loraAlpha), r.GetValue(_loraDropout), [r.GetValue(_loraTargets)!]),
+        HalfTextBase = r.GetValue(_halfText), TrainEmbeddings = r.GetValue(_trainEmbed), UnlockLayerNorm = r.GetValue(_unlockLn),
+        TextDropout = r.GetValue(_textDropout), SumLoss = r.GetValue(_sumLoss), ClampLogitScale = !r.GetValue(_noClamp),
+    };
+
+    /// <summary>Folders become absolute (a run folder must work from any directory); preset names stay.</summary>
+    static string Resolve(string source) => Directory.Exists(source) ? Path.GetFullPath(source) : source;
+}

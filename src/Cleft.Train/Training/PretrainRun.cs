@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cleft.Kernels;
+using Cleft.Models.Recipe;
+using Cleft.Train.Cli;
+using Cleft.Train.Data;
+//TMP using Cleft.Train.Reports;
+using Cleft.Train.Runs;
+
+namespace Cleft.Train.Training;
+
+/// <summary>What `cleft pretrain` runs: the data, the model spec, the stage-1 schedule and the run's bookkeeping.</summary>
+public sealed record PretrainOptions
+{
+    public required string TrainCsv { get; init; }
+    public string? ValCsv { get; init; }
+    public DataSource Data { get; init; } = new();
+    public CleftModelSpec Model { get; init; } = new();
+    public Stage1Options Stage1 { get; init; } = new();
+    /// <summary>Training length in epochs instead of <see cref="Stage1Options.TotalSteps"/> (null: steps).</summary>
+    public double? Epochs { get; init; }
+    public int Batch { get; init; } = 72;
+    public int Accumulate { get; init; } = 1;
+    public bool Augment { get; init; } = true;
+    public bool SkipBadImages { get; init; }
+    public int Workers { get; init; } = 2;
+    /// <summary>Validation loss and a checkpoint every this many steps (0: at the end only).</summary>
+    public int EvalEvery { get; init; } = 1000;
+    public required string Out { get; init; }
+    public bool Resume { get; init; }
+}
+
+public sealed record PretrainResult(string RunDirectory, string Checkpoint, int Steps, float LastLoss, float? ValLoss, double Seconds);
+
+/// <summary>
+/// Stage 1 from CSV manifests into a run folder: manifests checked up front, the ordered prefetching loader
+/// (seeded shuffle and per-sample augmentation), <see cref="Stage1Trainer"/> with gradient accumulation,
+/// validation loss and checkpoints every <see cref="PretrainOptions.EvalEvery"/> steps, metrics.jsonl, plots.
+/// With <see cref="PretrainOptions.Resume"/> it continues from the run's last checkpoint at the saved data
+/// position, so the losses equal an uninterrupted run's bit for bit on the CPU backend.
+/// </summary>
+public static class PretrainRun
+{
+    public static PretrainResult Run(IBackend device, PretrainOptions o, IReadOnlyDictionary<string, object?> resolvedOptions, TextWriter log)
+    {
+        var clock = Stopwatch.StartNew();
+        var train = o.Data.Load(o.TrainCsv, needCaptions: true, needLabels: false);
+        var val = o.ValCsv is null ? null : o.Data.Load(o.ValCsv, needCaptions: true, needLabels: false);
+        if (train.Count < o.Batch)
+            throw new ArgumentException($"{o.TrainCsv}: {train.Count} rows, fewer than one batch of {o.Batch}; lower --batch");
+
+        var run = new RunFolder(o.Out);
+        var store = Path.Combine(run.Root, RunFolder.CheckpointFolder);
+        if (!o.Resume && File.Exists(Path.Combine(store, CheckpointStore.IndexFile)))
+            throw new ArgumentException($"{run.Root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
+
+        var preprocess = ImageSizes(o.Model.ImageSize);
+        var loader = new DataLoader(new ImageDataset(train, preprocess, o.SkipBadImages),
+            new LoaderOptions(o.Batch, Shuffle: true, Seed: o.Model.Seed, Augment: o.Augment, DropLast: true, Workers: o.Workers));
+        int totalSteps = o.Epochs is { } epochs
+            ? Math.Max(1, (int)Math.Ceiling(epochs * loader.BatchesPerEpoch / o.Accumulate))
+            : o.Stage1.TotalSteps;
+        var stage1 = o.Stage1 with { TotalSteps = totalSteps, CheckpointDirectory = store };
+
+        using var model = CleftModel.Build(device, o.Model);
+        using var trainer = new Stage1Trainer(model, stage1);
+        var position = new DataPosition(0, 0);
+        if (o.Resume && trainer.ResumeLatest() is { } resumed)
+        {
+            position = resumed.Data ?? throw new InvalidDataException($"{resumed.Directory}: the checkpoint has no data position");
+            run.Metrics.TruncateAfter(trainer.Step);
+            log.WriteLine($"pretrain: resumed from {resumed.Directory} at step {trainer.Step} (epoch {position.Epoch}, batch {position.Batch})");
+        }
+        else if (o.Resume) log.WriteLine($"pretrain: --resume given but {store} has no checkpoint yet; starting fresh");
+        run.WriteConfig("pretrain", resolvedOptions, $"{device.Name} ({device.Description})");
+        File.WriteAllText(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
+
+        log.WriteLine($"pretrain: {train.Count} training pairs ({loader.BatchesPerEpoch} batches of {o.Batch} per epoch)" +
+            (val is null ? "" : $", {val.Count} validation pairs") + $"; {model.ParameterCount(trainableOnly: true):N0} trainable of " +
+            $"{model.ParameterCount() + model.Text.Transformer.HalfParameterCount:N0} parameters; {totalSteps} steps on {device.Name}; run folder {run.Root}");
+
+        float lastLoss = float.NaN;
+        float? valLoss = null;
+        string checkpoint = trainer.Checkpoints!.Last is { } l ? trainer.Checkpoints.PathOf(l) : "";
+        var rate = Stopwatch.StartNew();
+        int rateFrom = trainer.Step;
+        using (var batches = Stream(loader, position).GetEnumerator())
+        {
+            ProgressDisplay.Run(log, "pretrain", totalSteps, trainer.Step, stage1.LogEvery, ticker =>
+            {
+                while (trainer.Step < totalSteps)
+                {
+                    var micro = new List<(float[], IReadOnlyList<string>)>(o.Accumulate);
+                    for (int k = 0; k < o.Accumulate; k++)
+                    {
+                        batches.MoveNext();
+                        var (batch, next) = batches.Current;
+                        micro.Add((batch.Pixels, batch.Captions));
+                        position = next;
+                    }
+                    lastLoss = trainer.TrainStep(micro);
+                    int step = trainer.Step;
+                    if (step % stage1.LogEvery == 0 || step == totalSteps)
+                    {
+                        double seconds = Math.Max(rate.Elapsed.TotalSeconds, 1e-9), stepsPerSecond = (step - rateFrom) / seconds;
+                        run.Metrics.Append("train", new Dictionary<string, object?>
+                        {
+                            ["step"] = step, ["loss"] = lastLoss, ["lr"] = trainer.LearningRate, ["logit_scale"] = model.LogitScale.Read(),
+                            ["epoch"] = position.Epoch, ["steps_per_s"] = stepsPerSecond, ["images_per_s"] = stepsPerSecond * o.Batch * o.Accumulate,
+                        });
+                        ticker.Update(step, string.Create(CultureInfo.InvariantCulture,
+                            $"loss {lastLoss:F4}  lr {trainer.LearningRate:0.00e+00}  {stepsPerSecond:F2} steps/s  {stepsPerSecond * o.Batch * o.Accumulate:F1} img/s"));
+                        rate.Restart();
+                        rateFrom = step;
+                    }
+                    if ((o.EvalEvery > 0 && step % o.EvalEvery == 0) || step == totalSteps)
+                    {
+                        valLoss = val is null ? null : Validate(trainer, val, preprocess, o);
+                        if (valLoss is { } v)
+                        {
+                            run.Metrics.Append("val", new Dictionary<string, object?> { ["step"] = step, ["val_loss"] = v });
+                            ticker.Note(string.Create(CultureInfo.InvariantCulture, $"pretrain: step {step}  validation loss {v:F4}"));
+                        }
+                        checkpoint = trainer.SaveCheckpoint(valLoss, null, position);
+                    }
+                }
+            });
+        }
+        if (loader.Dataset.SkipReport() is { Length: > 0 } skipped) log.Write(skipped);
+        DrawPlots(run);
+        log.WriteLine($"pretrain: done, {trainer.Step} steps, last loss {lastLoss:F4}" + (valLoss is { } vl ? $", validation loss {vl:F4}" : "") +
+                      $", {clock.Elapsed.TotalSeconds:F0} s; checkpoint {checkpoint}");
+        return new PretrainResult(run.Root, checkpoint, trainer.Step, lastLoss, valLoss, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The loader geometry for a model input of <paramref name="size"/> px: CLEFT's 256 -> 224 ratio.</summary>
+    public static PreprocessOptions ImageSizes(int size) => new((int)Math.Round(size * 256.0 / 224.0), size);
+
+    /// <summary>Batches from <paramref name="from"/> on, across epochs, each with the position after it.</summary>
+    static IEnumerable<(ImageBatch Batch, DataPosition Next)> Stream(DataLoader loader, DataPosition from)
+    {
+        for (int e = from.Epoch; ; e++)
+        {
+            int b = e == from.Epoch ? from.Batch : 0;
+            foreach (var batch in loader.Epoch(e, b))
+            {
+                b++;
+                yield return (batch, b == loader.BatchesPerEpoch ? new DataPosition(e + 1, 0) : new DataPosition(e, b));
+            }
+        }
+    }
+
+    static float Validate(Stage1Trainer trainer, Manifest val, PreprocessOptions preprocess, PretrainOptions o)
+    {
+        int batch = Math.Min(o.Batch, val.Count);
+        var loader = new DataLoader(new ImageDataset(val, preprocess, o.SkipBadImages),
+            new LoaderOptions(batch, Shuffle: false, Augment: false, DropLast: val.Count >= batch, Workers: o.Workers));
+        return trainer.Validate(loader.Epoch(0).Where(b => b.Count > 1).Select(b => (b.Pixels, (IReadOnlyList<string>)b.Captions)));
+    }
+
+    /// <summary>plots/training.png (loss and learning rate) and plots/val_loss.png from metrics.jsonl.</summary>
+    public static void DrawPlots(RunFolder run)
+    {
+        var train = run.Metrics.Read("train").ToList();
+        if (train.Count > 0)
+            TmpPlots.Training(Path.Combine(run.Plots, "training.png"), train.Select(r => (int)r["step"]!).ToList(),
+                train.Select(r => (double)r["loss"]!).ToList(), train.Select(r => (double)r["lr"]!).ToList());
+        var val = run.Metrics.Read("val").ToList();
+        if (val.Count > 0)
+            TmpPlots.Metric(Path.Combine(run.Plots, "val_loss.png"), "validation loss", val.Select(r => (int)r["step"]!).ToList(),
+                val.Select(r => (double)r["val_loss"]!).ToList());
+    }
+}
+
+static class TmpPlots { public static void Training(string p, List<int> a, List<double> b, List<double> c) {} public static void Metric(string p, string n, List<int> a, List<double> b) {} }
