@@ -46,6 +46,9 @@ static class DicomPixels
 
         var unpack = new Unpacker(allocated, stored, highBit, representation == 1);
         double slope = v.Decimal(RescaleSlope) ?? 1, intercept = v.Decimal(RescaleIntercept) ?? 0;
+        // Stored values are within +-65535, so this bounds every rescaled value and the min-max span.
+        if (!double.IsFinite(2 * (Math.Abs(slope) * 65536 + Math.Abs(intercept))))
+            throw Refuse($"RescaleSlope {slope:R} / RescaleIntercept {intercept:R} overflow the rescaled values");
         var pixels = bytes.AsSpan(offset, (int)needed);
         var voi = Voi.From(v, name, slope, intercept, unpack, pixels, (int)count);
         var image = new HostImage(1, rows, cols);
