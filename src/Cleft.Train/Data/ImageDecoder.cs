@@ -24,6 +24,7 @@ public static class ImageDecoder
     public static HostImage Decode(byte[] bytes, string name)
     {
         if (bytes.Length == 0) throw new ImageLoadException(name, "file is empty");
+        if (DicomReader.LooksLikeDicom(bytes, name)) return DicomReader.Decode(bytes, name);
         ImageResult img;
         try
         {
