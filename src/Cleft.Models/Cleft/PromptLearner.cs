@@ -3,7 +3,7 @@ using Cleft.Autograd;
 namespace Cleft.Models.Recipe;
 
 /// <summary>
-/// Stage 2, the paper's version (REFERENCE §1): N learnable context vectors shared by all classes, CoOp layout
+/// Stage 2, the paper's version (docs/RECIPE.md §stage-2): N learnable context vectors shared by all classes, CoOp layout
 /// [ctx_1..ctx_N][class name tokens][eos/pad...] fed to the frozen GPT-2 as input embeddings; the text feature
 /// is the hidden state at the first pad after the class name, projected as in stage 1. The context starts as
 /// the token embeddings of <see cref="ZeroShotClassifier.ChestXrayPrefix"/> (trailing space trimmed, repeated

@@ -9,7 +9,7 @@ public sealed record ZeroShotResult(float[] Scores, int[] Predictions, int Class
 }
 
 /// <summary>
-/// Zero-shot classification (REFERENCE §1): each class is a text prompt; its normalised embedding is computed
+/// Zero-shot classification (docs/RECIPE.md §eval): each class is a text prompt; its normalised embedding is computed
 /// once, without gradients, in eval mode; an image's logits are cos(image, class) x exp(logit_scale), and the
 /// scores are their softmax (what ACC and macro AUC are computed from). Results come back host-side.
 /// </summary>

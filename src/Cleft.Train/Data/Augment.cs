@@ -3,7 +3,7 @@ using Cleft.Autograd;
 namespace Cleft.Train.Data;
 
 /// <summary>
-/// CLEFT's train augmentation (REFERENCE §1), applied to [0, 1] images before normalisation, in this order:
+/// CLEFT's train augmentation (docs/RECIPE.md §images), applied to [0, 1] images before normalisation, in this order:
 /// Resize(crop) -> RandomCrop(crop) -> ColorJitter(brightness 0.2, contrast 0.2) p=0.4 ->
 /// GaussianBlur 7x7 sigma U(0.1, 2) p=0.4 -> RandomAffine(±10°, translate 0.0625, scale 0.8..1.1) ->
 /// horizontal flip p=0.5. Every random draw comes from the <see cref="Rng"/> passed in, so the loader gives each

@@ -11,7 +11,7 @@ public sealed record PreprocessOptions(int LoadSize = 256, int CropSize = 224)
 }
 
 /// <summary>
-/// The deterministic half of CLEFT's image pipeline (REFERENCE §1): scale the longest side to
+/// The deterministic half of CLEFT's image pipeline (docs/RECIPE.md §images): scale the longest side to
 /// <c>LoadSize</c> keeping aspect, zero-pad to a square (centred: the content stays in the middle, so a
 /// centre crop never cuts one side only), resize to <c>CropSize</c> and centre-crop (a no-op once square, kept
 /// for non-square inputs), normalise (x - 0.5) / 0.5, and replicate gray to 3 channels.
