@@ -14,10 +14,11 @@ public sealed class PromptLearnerTests(ITestOutputHelper output)
     {
         using var dev = new CpuBackend();
         using var model = CleftFixture.Model(dev);
-        int n = CleftFixture.Tokenize(ZeroShotClassifier.ChestXrayPrefix).Length; // 10 words
-        using var prompts = new PromptLearner(model, CleftFixture.Classes, n);
+        string phrase = ZeroShotClassifier.TemplatePrefix(ZeroShotClassifier.ChexpertTemplate);
+        int n = CleftFixture.Tokenize(phrase).Length; // 10 words
+        using var prompts = new PromptLearner(model, CleftFixture.Classes, n, phrase);
         var learned = prompts.ToClassifier().ClassEmbeddings;
-        var written = ZeroShotClassifier.FromPrompts(model, ZeroShotClassifier.Prompts(CleftFixture.Classes)).ClassEmbeddings;
+        var written = ZeroShotClassifier.FromPrompts(model, ZeroShotClassifier.Prompts(CleftFixture.Classes, ZeroShotClassifier.ChexpertTemplate)).ClassEmbeddings;
         double diff = learned.Zip(written, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(diff < 1e-5, $"max |diff| {diff}");
     }
@@ -30,7 +31,7 @@ public sealed class PromptLearnerTests(ITestOutputHelper output)
         using (var stage1 = new Stage1Trainer(model, CleftFixture.Stage1(60))) CleftFixture.Train(stage1, 0, 60);
         var frozen = model.NamedParameters().Select(x => (x.Name, x.Param.ToArray())).ToList();
 
-        using var prompts = new PromptLearner(model, CleftFixture.Classes, contextLength: 4);
+        using var prompts = new PromptLearner(model, CleftFixture.Classes, contextLength: 4, initText: "this is a chest x ray");
         Assert.Equal(4 + 1 + 1, prompts.PromptLength);
         Assert.All(model.Parameters(), p => Assert.False(p.RequiresGrad));
         using var trainer = new Stage2Trainer(prompts, new Stage2Options { LearningRate = 0.2f, WarmupSteps = 2, TotalSteps = 25 });
