@@ -10,16 +10,18 @@ namespace Cleft.Models.Recipe;
 /// N), so at step 0 the prompts equal the hand-written "phrase + class name" whenever N is the phrase's token
 /// count (<see cref="ZeroShotClassifier.TemplatePrefix"/> gives the phrase of a template such as
 /// <see cref="ZeroShotClassifier.ChexpertTemplate"/>).
-/// The constructor freezes every parameter of the model (and zeroes its old gradients): only <see cref="Context"/>
-/// receives gradients.
+/// While the learner lives, every parameter of the model is frozen (old gradients are zeroed) and only
+/// <see cref="Context"/> receives gradients; <see cref="Dispose"/> gives back RequiresGrad to exactly the model
+/// parameters the constructor froze, so a model used for stage 2 can go on training afterwards.
 /// Class names are tokenized with a leading space, as they follow a word of the phrase in the hand-written prompt.
 /// </summary>
 public sealed class PromptLearner : Module
 {
     readonly IntTensor _tokens, _index, _mask, _gather;
     readonly int _length;
+    readonly Parameter[] _frozen; // model parameters that required grad before this learner froze them
 
-    /// <param name="model">The stage-1 model; frozen by this learner.</param>
+    /// <param name="model">The stage-1 model; frozen until this learner is disposed.</param>
     /// <param name="classNames">Class names in label order; lowercased as in the hand-written prompts.</param>
     /// <param name="contextLength">N, the number of learnable context vectors (the released code uses 30).</param>
     /// <param name="initText">The phrase whose token embeddings initialise the context.</param>
@@ -76,6 +78,8 @@ public sealed class PromptLearner : Module
             ctx = Ops.Embedding(gpt.Wte, ids).ToArray();
         Context = AddParameter("ctx", new Parameter(dev, ctx, n, c));
 
+        // Frozen last: every check above has passed, so a throwing constructor leaves the model untouched.
+        _frozen = model.Parameters().Where(p => p.RequiresGrad).ToArray();
         model.RequiresGrad(false);
         model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
     }
@@ -111,16 +115,20 @@ public sealed class PromptLearner : Module
         return Ops.ClassificationLoss(img, Ops.L2Normalize(ClassEmbeddings()), labels, Model.LogitScale.Value);
     }
 
-    /// <summary>A classifier from the learned prompts (host copy of the class embeddings).</summary>
-    public ZeroShotClassifier ToClassifier()
+    /// <summary>
+    /// A classifier from the learned prompts (host copy of the class embeddings), computed in eval mode (no
+    /// dropout) without a graph; the model's previous mode is restored.
+    /// </summary>
+    public ZeroShotClassifier ToClassifier() => ZeroShotClassifier.WithoutGrad(Model, () =>
     {
-        using var _ = GradMode.NoGrad();
         using var scope = new TensorScope();
         return ZeroShotClassifier.FromEmbeddings(Model, ClassEmbeddings().ToArray(), ClassCount);
-    }
+    });
 
+    /// <summary>Frees the context and index tensors and unfreezes the model parameters the constructor froze.</summary>
     public override void Dispose()
     {
+        foreach (var p in _frozen) p.RequiresGrad = true;
         _tokens.Dispose(); _index.Dispose(); _mask.Dispose(); _gather.Dispose();
         base.Dispose();
     }

@@ -112,7 +112,7 @@ public sealed class ZeroShotClassifier
     });
 
     // Evaluation runs in eval mode (no dropout) without a graph, and puts the mode back.
-    static T WithoutGrad<T>(CleftModel model, Func<T> f)
+    internal static T WithoutGrad<T>(CleftModel model, Func<T> f)
     {
         bool training = model.Training;
         model.Eval();

@@ -1,6 +1,10 @@
 using Cleft.Autograd;
 using Cleft.Kernels.Cpu;
+using Cleft.Models.Gpt2;
+using Cleft.Models.Peft;
 using Cleft.Models.Recipe;
+using Cleft.Tests.Gpt2;
+using Cleft.Tests.Vision;
 using Cleft.Train.Training;
 using Xunit.Abstractions;
 
@@ -61,5 +65,43 @@ public sealed class PromptLearnerTests(ITestOutputHelper output)
         Assert.All(model.Parameters(), p => Assert.True(p.Grad is null || p.Grad.ToArray().All(g => g == 0f), p.Name));
         foreach (var (name, values) in frozen)
             Assert.Equal(values, model.NamedParameters().Single(x => x.Name == name).Param.ToArray());
+    }
+
+    [Fact]
+    public void DisposeGivesBackExactlyTheRequiresGradFlagsItChanged()
+    {
+        using var dev = new CpuBackend();
+        using var model = CleftFixture.Model(dev);
+        var flags = model.NamedParameters().ToDictionary(x => x.Name, x => x.Param.RequiresGrad);
+        Assert.Contains(true, flags.Values);  // ViT, projections, LoRA
+        Assert.Contains(false, flags.Values); // the GPT-2 base
+
+        var prompts = new PromptLearner(model, CleftFixture.Classes, 4, "a photo of");
+        Assert.All(model.Parameters(), p => Assert.False(p.RequiresGrad, p.Name));
+        prompts.Dispose();
+        Assert.All(model.NamedParameters(), x => Assert.True(flags[x.Name] == x.Param.RequiresGrad, x.Name));
+    }
+
+    [Fact]
+    public void ToClassifierRunsInEvalModeAndRestoresTheMode()
+    {
+        // GPT-2's HF dropout and LoRA dropout on: any training-mode forward would make the embeddings random.
+        using var dev = new CpuBackend();
+        var config = CleftFixture.Config() with
+        {
+            TextOptions = new Gpt2Options { Lora = new LoraConfig(4, 8f, 0.5f, ["c_attn"]), HfDropout = true },
+        };
+        using var model = CleftModel.FromPretrained(dev, config, VitFixture.Weights, Gpt2Fixture.Directory, CleftFixture.Tokenize, new Rng(7));
+        using var prompts = new PromptLearner(model, CleftFixture.Classes, 4, "a photo of");
+
+        model.Eval();
+        var eval = prompts.ToClassifier().ClassEmbeddings;
+        Assert.False(model.Training);
+        model.Train();
+        var first = prompts.ToClassifier().ClassEmbeddings;
+        var second = prompts.ToClassifier().ClassEmbeddings;
+        Assert.True(model.Training);
+        Assert.Equal(eval, first);
+        Assert.Equal(eval, second);
     }
 }
