@@ -42,7 +42,7 @@ public static partial class SideBySide
     ];
 
     // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
-    // core type / blocking (see REFERENCE.md section 5).
+    // core type / blocking (docs/RECIPE.md §measured).
     static readonly string[] UnsetForTorch = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
 
     public static int Run(string[] args)

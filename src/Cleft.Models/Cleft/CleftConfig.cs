@@ -4,8 +4,8 @@ using Cleft.Models.Vision;
 namespace Cleft.Models.Recipe;
 
 /// <summary>
-/// Shape and options of a CLEFT model (REFERENCE §1): the ViT image tower at <see cref="ImageSize"/>, the GPT-2
-/// text tower with its PEFT options, the joint dimension, the caption length, and the loss flavour.
+/// Shape and options of a CLEFT model (docs/RECIPE.md §vision, §text, §peft): the ViT image tower at
+/// <see cref="ImageSize"/>, the GPT-2 text tower with its PEFT options, the joint dimension, the caption length, and the loss flavour.
 /// <see cref="SumLoss"/> true = CLEFT's released code (two CE directions added), false = open_clip's mean.
 /// <see cref="ClampLogitScale"/> clamps s to [0, ln 100] after each step (open_clip; CLEFT's code does not).
 /// </summary>

@@ -7,8 +7,8 @@ using Cleft.Models.Vision;
 namespace Cleft.Models.Recipe;
 
 /// <summary>
-/// CLEFT (REFERENCE §1): a trainable DINOv2-style ViT (<see cref="Image"/>, mean over all tokens + Linear to the
-/// joint space), a frozen GPT-2 with LoRA on c_attn (<see cref="Text"/>, EOS hidden state + Linear), and a
+/// CLEFT (docs/RECIPE.md §vision, §text, §stage-1): a trainable DINOv2-style ViT (<see cref="Image"/>, mean over
+/// all tokens + Linear to the joint space), a frozen GPT-2 with LoRA on c_attn (<see cref="Text"/>, EOS hidden state + Linear), and a
 /// learnable logit scale (<see cref="Head"/>). Which parameters train follows the configs: the ViT and both
 /// projections always, the GPT-2 base only as <see cref="Gpt2Options"/> says (frozen by default, LoRA trainable).
 /// Parameter names: image.*, text.*, head.scale.logit_scale.

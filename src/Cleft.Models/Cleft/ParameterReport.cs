@@ -6,7 +6,7 @@ using Cleft.Models.Vision;
 namespace Cleft.Models.Recipe;
 
 /// <summary>
-/// The `params` report (REFERENCE §1), from configs alone — nothing is allocated, so it runs for the paper's
+/// The `params` report (docs/RECIPE.md §params), from configs alone — nothing is allocated, so it runs for the paper's
 /// DINOv2-B + BioMedLM. Trainable parameters of CLEFT (ViT + both projections + LoRA + logit scale) against the
 /// baseline with the same ViT and a fully trained 6-layer Bio_ClinicalBERT (+ the same projection heads).
 /// <para>

@@ -3,31 +3,37 @@ using Cleft.Autograd;
 namespace Cleft.Models.Recipe;
 
 /// <summary>
-/// Stage 2, the paper's version (REFERENCE §1): N learnable context vectors shared by all classes, CoOp layout
-/// [ctx_1..ctx_N][class name tokens][eos/pad...] fed to the frozen GPT-2 as input embeddings; the text feature
-/// is the hidden state at the first pad after the class name, projected as in stage 1. The context starts as
-/// the token embeddings of <see cref="ZeroShotClassifier.ChestXrayPrefix"/> (trailing space trimmed, repeated
-/// or truncated to N), so at step 0 the prompts equal the hand-written ones whenever N is the prefix's length.
-/// The constructor freezes every parameter of the model (and zeroes its old gradients): only <see cref="Context"/>
-/// receives gradients.
-/// Class names are tokenized with a leading space, as they follow "with " in the hand-written prompt.
+/// Stage 2, the paper's version (docs/RECIPE.md §stage-2): N learnable context vectors shared by all classes,
+/// CoOp layout [ctx_1..ctx_N][class name tokens][eos/pad...] fed to the frozen GPT-2 as input embeddings; the
+/// text feature is the hidden state at the first pad after the class name, projected as in stage 1. The context
+/// starts as the token embeddings of the caller's init phrase (trailing space trimmed, repeated or truncated to
+/// N), so at step 0 the prompts equal the hand-written "phrase + class name" whenever N is the phrase's token
+/// count (<see cref="ZeroShotClassifier.TemplatePrefix"/> gives the phrase of a template such as
+/// <see cref="ZeroShotClassifier.ChexpertTemplate"/>).
+/// While the learner lives, every parameter of the model is frozen (old gradients are zeroed) and only
+/// <see cref="Context"/> receives gradients; <see cref="Dispose"/> gives back RequiresGrad to exactly the model
+/// parameters the constructor froze, so a model used for stage 2 can go on training afterwards.
+/// Class names are tokenized with a leading space, as they follow a word of the phrase in the hand-written prompt.
 /// </summary>
 public sealed class PromptLearner : Module
 {
     readonly IntTensor _tokens, _index, _mask, _gather;
     readonly int _length;
+    readonly Parameter[] _frozen; // model parameters that required grad before this learner froze them
 
-    public PromptLearner(CleftModel model, IReadOnlyList<string> classNames, int contextLength = 30,
-        string initText = ZeroShotClassifier.ChestXrayPrefix)
+    /// <param name="model">The stage-1 model; frozen until this learner is disposed.</param>
+    /// <param name="classNames">Class names in label order; lowercased as in the hand-written prompts.</param>
+    /// <param name="contextLength">N, the number of learnable context vectors (the released code uses 30).</param>
+    /// <param name="initText">The phrase whose token embeddings initialise the context.</param>
+    public PromptLearner(CleftModel model, IReadOnlyList<string> classNames, int contextLength, string initText)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(classNames);
+        ArgumentNullException.ThrowIfNull(initText);
         if (classNames.Count < 2) throw new ArgumentException($"PromptLearner: need at least 2 classes, got {classNames.Count}");
         if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length must be positive, got {contextLength}");
         Model = model;
         ClassNames = classNames.ToArray();
-        model.RequiresGrad(false);
-        model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
         var gpt = model.Text.Transformer;
         int c = gpt.Config.NEmbd, n = contextLength;
 
@@ -36,6 +42,8 @@ public sealed class PromptLearner : Module
         _length = n + classTokens.Max(t => t.Length) + 1; // at least one pad: the feature position
         if (_length > gpt.Config.NPositions)
             throw new ArgumentException($"PromptLearner: {n} context + {_length - n - 1} class tokens + eos exceed n_positions {gpt.Config.NPositions}");
+        var init = model.Tokenize(initText.TrimEnd());
+        if (init.Length == 0) throw new ArgumentException($"PromptLearner: init text '{initText}' has no tokens");
 
         // The fixed tokens (class names and eos) are gathered from wte into a small table placed after the
         // context rows; each prompt position then indexes either a context row or a table row.
@@ -62,8 +70,6 @@ public sealed class PromptLearner : Module
         _mask = IntTensor.FromArray(dev, mask, k, len);
         _gather = IntTensor.FromArray(dev, gather, k);
 
-        var init = model.Tokenize(initText.TrimEnd());
-        if (init.Length == 0) throw new ArgumentException($"PromptLearner: init text '{initText}' has no tokens");
         var ctxIds = Enumerable.Range(0, n).Select(i => init[i % init.Length]).ToArray();
         float[] ctx;
         using (GradMode.NoGrad())
@@ -71,6 +77,11 @@ public sealed class PromptLearner : Module
         using (var ids = IntTensor.FromArray(dev, ctxIds, n))
             ctx = Ops.Embedding(gpt.Wte, ids).ToArray();
         Context = AddParameter("ctx", new Parameter(dev, ctx, n, c));
+
+        // Frozen last: every check above has passed, so a throwing constructor leaves the model untouched.
+        _frozen = model.Parameters().Where(p => p.RequiresGrad).ToArray();
+        model.RequiresGrad(false);
+        model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
     }
 
     public CleftModel Model { get; }
@@ -104,16 +115,20 @@ public sealed class PromptLearner : Module
         return Ops.ClassificationLoss(img, Ops.L2Normalize(ClassEmbeddings()), labels, Model.LogitScale.Value);
     }
 
-    /// <summary>A classifier from the learned prompts (host copy of the class embeddings).</summary>
-    public ZeroShotClassifier ToClassifier()
+    /// <summary>
+    /// A classifier from the learned prompts (host copy of the class embeddings), computed in eval mode (no
+    /// dropout) without a graph; the model's previous mode is restored.
+    /// </summary>
+    public ZeroShotClassifier ToClassifier() => ZeroShotClassifier.WithoutGrad(Model, () =>
     {
-        using var _ = GradMode.NoGrad();
         using var scope = new TensorScope();
         return ZeroShotClassifier.FromEmbeddings(Model, ClassEmbeddings().ToArray(), ClassCount);
-    }
+    });
 
+    /// <summary>Frees the context and index tensors and unfreezes the model parameters the constructor froze.</summary>
     public override void Dispose()
     {
+        foreach (var p in _frozen) p.RequiresGrad = true;
         _tokens.Dispose(); _index.Dispose(); _mask.Dispose(); _gather.Dispose();
         base.Dispose();
     }

@@ -9,14 +9,17 @@ public sealed record ZeroShotResult(float[] Scores, int[] Predictions, int Class
 }
 
 /// <summary>
-/// Zero-shot classification (REFERENCE §1): each class is a text prompt; its normalised embedding is computed
+/// Zero-shot classification (docs/RECIPE.md §eval): each class is a text prompt; its normalised embedding is computed
 /// once, without gradients, in eval mode; an image's logits are cos(image, class) x exp(logit_scale), and the
 /// scores are their softmax (what ACC and macro AUC are computed from). Results come back host-side.
 /// </summary>
 public sealed class ZeroShotClassifier
 {
-    /// <summary>CLEFT's CheXpert prompt prefix.</summary>
-    public const string ChestXrayPrefix = "this is a chest x ray of a patient with ";
+    /// <summary>Where a prompt template takes the class name.</summary>
+    public const string ClassSlot = "{}";
+
+    /// <summary>CLEFT's CheXpert (and RSNA) prompt template; the CheXpert default only, never a general one.</summary>
+    public const string ChexpertTemplate = "this is a chest x ray of a patient with {}";
 
     readonly float[] _classes; // [K, D], L2-normalised
 
@@ -34,9 +37,31 @@ public sealed class ZeroShotClassifier
     /// <summary>Host copy of the normalised class embeddings [K, D].</summary>
     public float[] ClassEmbeddings => (float[])_classes.Clone();
 
-    /// <summary>prefix + class name lowercased, per class.</summary>
-    public static string[] Prompts(IEnumerable<string> classNames, string prefix = ChestXrayPrefix) =>
-        classNames.Select(c => prefix + c.ToLowerInvariant()).ToArray();
+    /// <summary>
+    /// One prompt per class: <paramref name="template"/> with every <see cref="ClassSlot"/> replaced by the class
+    /// name lowercased, e.g. "a photo of {}" -> "a photo of edema".
+    /// </summary>
+    public static string[] Prompts(IEnumerable<string> classNames, string template)
+    {
+        ArgumentNullException.ThrowIfNull(classNames);
+        CheckTemplate(template);
+        return classNames.Select(c => template.Replace(ClassSlot, c.ToLowerInvariant(), StringComparison.Ordinal)).ToArray();
+    }
+
+    /// <summary>The template's text before its class slot, trailing spaces trimmed ("a photo of {}" -> "a photo of"):
+    /// the phrase a <see cref="PromptLearner"/> context starts from to reproduce the hand-written prompt.</summary>
+    public static string TemplatePrefix(string template)
+    {
+        CheckTemplate(template);
+        return template[..template.IndexOf(ClassSlot, StringComparison.Ordinal)].TrimEnd();
+    }
+
+    static void CheckTemplate(string template)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        if (!template.Contains(ClassSlot, StringComparison.Ordinal))
+            throw new ArgumentException($"ZeroShotClassifier: prompt template '{template}' has no class slot '{ClassSlot}'", nameof(template));
+    }
 
     /// <summary>Embeds the class prompts (hand-written, stage 1 zero-shot).</summary>
     public static ZeroShotClassifier FromPrompts(CleftModel model, IReadOnlyList<string> classPrompts)
@@ -87,7 +112,7 @@ public sealed class ZeroShotClassifier
     });
 
     // Evaluation runs in eval mode (no dropout) without a graph, and puts the mode back.
-    static T WithoutGrad<T>(CleftModel model, Func<T> f)
+    internal static T WithoutGrad<T>(CleftModel model, Func<T> f)
     {
         bool training = model.Training;
         model.Eval();

@@ -7,7 +7,7 @@ namespace Cleft.Models.Gpt2;
 /// <summary>
 /// A right-padded batch of token ids for <see cref="Gpt2TextEncoder"/>: ids and attention mask [B, T] on the
 /// device, plus the flat gather index b*T + pos[b] of each row's text feature, worked out on the host from
-/// the mask (REFERENCE §1): the first pad position after the last real token, or the last real token when the
+/// the mask (docs/RECIPE.md §text): the first pad position after the last real token, or the last real token when the
 /// row has no padding. It owns the three device tensors and must outlive the backward pass (the gather's
 /// gradient reads the index): dispose it after the step.
 /// </summary>

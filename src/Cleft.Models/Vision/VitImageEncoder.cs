@@ -5,7 +5,7 @@ using Cleft.Models.Layers;
 namespace Cleft.Models.Vision;
 
 /// <summary>
-/// CLEFT's image tower (REFERENCE §1): the mean over ALL tokens (CLS and registers included) of the last block's
+/// CLEFT's image tower (docs/RECIPE.md §vision): the mean over ALL tokens (CLS and registers included) of the last block's
 /// output before the final LayerNorm, then Linear(hidden, embedDim). The backbone's final LayerNorm is loaded
 /// with the checkpoint but takes no part (and so gets no gradient). Parameter names: vit.* and proj.*.
 /// </summary>

@@ -2,7 +2,7 @@ namespace Cleft.Models.Vision;
 
 /// <summary>
 /// Parameter counts from a <see cref="VitConfig"/> alone (no weights), for the `params` report. The base config
-/// gives 86,583,552 with HF's mask_token (86.58M, REFERENCE §1); <see cref="VisionTransformer"/> has no mask token
+/// gives 86,583,552 with HF's mask_token (86.58M, docs/RECIPE.md §params); <see cref="VisionTransformer"/> has no mask token
 /// (it is only used for masked-image pretraining), and the tests check that its own count equals
 /// <see cref="Backbone"/> with includeMaskToken false.
 /// </summary>

@@ -3,11 +3,15 @@ using Cleft.Autograd;
 namespace Cleft.Train.Data;
 
 /// <summary>
-/// CLEFT's train augmentation (REFERENCE §1), applied to [0, 1] images before normalisation, in this order:
+/// CLEFT's train augmentation (docs/RECIPE.md §images), applied to [0, 1] images before normalisation, in this order:
 /// Resize(crop) -> RandomCrop(crop) -> ColorJitter(brightness 0.2, contrast 0.2) p=0.4 ->
 /// GaussianBlur 7x7 sigma U(0.1, 2) p=0.4 -> RandomAffine(±10°, translate 0.0625, scale 0.8..1.1) ->
-/// horizontal flip p=0.5. Every random draw comes from the <see cref="Rng"/> passed in, so the loader gives each
-/// sample its own Rng seeded from (seed, epoch, index): same seed, same pixels, whatever the thread timing.
+/// horizontal flip p=0.5. Each step's switch and probability are in <see cref="PreprocessOptions"/> (defaults:
+/// the recipe's). Every random draw comes from the <see cref="Rng"/> passed in, so the loader gives each sample
+/// its own Rng seeded from (seed, epoch, index): same seed, same pixels, whatever the thread timing.
+/// The draws are made first (<see cref="Plan"/>) and applied after (<see cref="Apply"/>). A switched-off step
+/// still makes its draws and then does nothing, so turning one step off leaves every other step's draws, and
+/// so its effect, unchanged.
 /// </summary>
 public static class Augment
 {
@@ -20,25 +24,79 @@ public static class Augment
     public static HostImage Train(HostImage img, PreprocessOptions o, Rng rng)
     {
         var x = Preprocess.ResizeShorterSide(Preprocess.LoadSquare(img, o), o.CropSize);
+        return Apply(x, Plan(o, x.Height, x.Width, rng), o.CropSize);
+    }
+
+    /// <summary>
+    /// The random choices for one image of <paramref name="height"/> x <paramref name="width"/> (after the resize):
+    /// a null / false field is a step that is off or did not fire. A step with probability 1 draws no coin.
+    /// </summary>
+    public static AugmentPlan Plan(PreprocessOptions o, int height, int width, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(rng);
+        int crop = o.CropSize;
+        if (height < crop || width < crop) throw new ArgumentException($"Augment: image {height}x{width} is smaller than the crop {crop}");
         // RandomCrop after Resize: a no-op on the square images LoadSquare makes, kept for fidelity.
-        int top = rng.NextInt(x.Height - o.CropSize + 1), left = rng.NextInt(x.Width - o.CropSize + 1);
-        x = Preprocess.Crop(x, top, left, o.CropSize, o.CropSize).Clone();
-        if (rng.NextDouble() < JitterP) ColorJitter(x, rng);
-        if (rng.NextDouble() < BlurP) x = GaussianBlur(x, Uniform(rng, SigmaMin, SigmaMax));
-        x = RandomAffine(x, rng);
-        if (rng.NextDouble() < FlipP) FlipHorizontal(x);
+        int top = (height - crop) / 2, left = (width - crop) / 2;
+        if (Fires(o.RandomCrop, rng, out bool cropOn))
+        {
+            int t = rng.NextInt(height - crop + 1), l = rng.NextInt(width - crop + 1);
+            if (cropOn) (top, left) = (t, l);
+        }
+        JitterParams? jitter = null;
+        if (Fires(o.ColorJitter, rng, out bool jitterOn))
+        {
+            var j = new JitterParams((float)Uniform(rng, 1 - Brightness, 1 + Brightness), (float)Uniform(rng, 1 - Contrast, 1 + Contrast),
+                rng.NextDouble() < 0.5);
+            if (jitterOn) jitter = j;
+        }
+        double? sigma = null;
+        if (Fires(o.GaussianBlur, rng, out bool blurOn))
+        {
+            double s = Uniform(rng, SigmaMin, SigmaMax);
+            if (blurOn) sigma = s;
+        }
+        AffineParams? affine = null;
+        if (Fires(o.RandomAffine, rng, out bool affineOn))
+        {
+            // torchvision rounds the translation to whole pixels.
+            double angle = Uniform(rng, -MaxDegrees, MaxDegrees);
+            double maxDx = MaxTranslate * crop, maxDy = MaxTranslate * crop;
+            double tx = Math.Round(Uniform(rng, -maxDx, maxDx)), ty = Math.Round(Uniform(rng, -maxDy, maxDy));
+            var a = new AffineParams(angle, tx, ty, Uniform(rng, ScaleMin, ScaleMax));
+            if (affineOn) affine = a;
+        }
+        bool flip = Fires(o.HorizontalFlip, rng, out bool flipOn) && flipOn;
+        return new AugmentPlan(top, left, jitter, sigma, affine, flip);
+    }
+
+    // Whether the step's draws are made (the coin, when p < 1); `on` says whether its effect is then applied.
+    static bool Fires(AugmentStep step, Rng rng, out bool on)
+    {
+        on = step.Enabled;
+        return step.Probability >= 1 || rng.NextDouble() < step.Probability;
+    }
+
+    /// <summary>Applies a <see cref="Plan"/> to a resized image; returns a new [C, crop, crop] image.</summary>
+    public static HostImage Apply(HostImage resized, AugmentPlan plan, int crop)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var x = Preprocess.Crop(resized, plan.CropTop, plan.CropLeft, crop, crop).Clone();
+        if (plan.Jitter is { } j) ColorJitter(x, j);
+        if (plan.BlurSigma is { } sigma) x = GaussianBlur(x, sigma);
+        if (plan.Affine is { } a) x = Affine(x, a.Degrees, a.Tx, a.Ty, a.Scale);
+        if (plan.Flip) FlipHorizontal(x);
         return x;
     }
 
     static double Uniform(Rng rng, double lo, double hi) => lo + (hi - lo) * rng.NextDouble();
 
     /// <summary>Brightness scales pixels; contrast blends with the mean gray level; both clamp to [0, 1]. Order random, as torchvision.</summary>
-    public static void ColorJitter(HostImage x, Rng rng)
+    public static void ColorJitter(HostImage x, JitterParams j)
     {
-        float b = (float)Uniform(rng, 1 - Brightness, 1 + Brightness);
-        float c = (float)Uniform(rng, 1 - Contrast, 1 + Contrast);
-        if (rng.NextDouble() < 0.5) { AdjustBrightness(x, b); AdjustContrast(x, c); }
-        else { AdjustContrast(x, c); AdjustBrightness(x, b); }
+        if (j.BrightnessFirst) { AdjustBrightness(x, j.Brightness); AdjustContrast(x, j.Contrast); }
+        else { AdjustContrast(x, j.Contrast); AdjustBrightness(x, j.Brightness); }
     }
 
     public static void AdjustBrightness(HostImage x, float factor)
@@ -99,18 +157,9 @@ public static class Augment
     }
 
     /// <summary>
-    /// Rotation about the centre, scale and integer translation (torchvision rounds it); inverse-mapped with
-    /// nearest-neighbour sampling (torchvision's default) and zero fill outside the source.
+    /// Rotation about the centre, scale and integer translation; inverse-mapped with nearest-neighbour sampling
+    /// (torchvision's default) and zero fill outside the source.
     /// </summary>
-    public static HostImage RandomAffine(HostImage x, Rng rng)
-    {
-        double angle = Uniform(rng, -MaxDegrees, MaxDegrees);
-        double maxDx = MaxTranslate * x.Width, maxDy = MaxTranslate * x.Height;
-        double tx = Math.Round(Uniform(rng, -maxDx, maxDx)), ty = Math.Round(Uniform(rng, -maxDy, maxDy));
-        double scale = Uniform(rng, ScaleMin, ScaleMax);
-        return Affine(x, angle, tx, ty, scale);
-    }
-
     public static HostImage Affine(HostImage x, double degrees, double tx, double ty, double scale)
     {
         int h = x.Height, w = x.Width;
@@ -135,3 +184,18 @@ public static class Augment
             for (int y = 0; y < x.Height; y++) x.Data.AsSpan((c * x.Height + y) * x.Width, x.Width).Reverse();
     }
 }
+
+/// <summary>
+/// One augmentation step's switch and probability. Switched off (<c>step with { Enabled = false }</c>) the step
+/// still makes its random draws, at its probability, and does nothing, so the other steps draw what they drew.
+/// </summary>
+public sealed record AugmentStep(double Probability, bool Enabled = true);
+
+/// <summary>Colour jitter factors and which of the two is applied first.</summary>
+public readonly record struct JitterParams(float Brightness, float Contrast, bool BrightnessFirst);
+
+/// <summary>Rotation in degrees, translation in whole pixels, scale.</summary>
+public readonly record struct AffineParams(double Degrees, double Tx, double Ty, double Scale);
+
+/// <summary>The random choices of one <see cref="Augment.Train"/> call; null / false = off or not fired.</summary>
+public sealed record AugmentPlan(int CropTop, int CropLeft, JitterParams? Jitter, double? BlurSigma, AffineParams? Affine, bool Flip);

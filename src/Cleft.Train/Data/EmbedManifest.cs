@@ -5,7 +5,7 @@ public enum EmbedTask { Birads, Density }
 /// <summary>
 /// EMBED-style mammography manifests (our own export format: EMBED itself is DICOM plus metadata tables).
 /// Columns: <c>path</c>, <c>side</c> (L/R/B or left/right/bilateral), <c>view</c> (ViewPosition, e.g. CC, MLO),
-/// <c>density</c> (1-4), <c>birads</c> (0-6). Caption follows CLEFT's template exactly (REFERENCE §1).
+/// <c>density</c> (1-4), <c>birads</c> (0-6). Caption follows CLEFT's template exactly (docs/RECIPE.md §data).
 /// </summary>
 public static class EmbedManifest
 {

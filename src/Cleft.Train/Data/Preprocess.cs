@@ -1,17 +1,36 @@
 namespace Cleft.Train.Data;
 
-/// <summary>Sizes of the loading pipeline. CLEFT: longest side 256, square pad, 224 crop.</summary>
+/// <summary>
+/// Sizes of the loading pipeline and the train augmentation's steps (<see cref="Augment"/>). CLEFT: longest side
+/// 256, square pad, 224 crop; every step on at the recipe's probability.
+/// </summary>
 public sealed record PreprocessOptions(int LoadSize = 256, int CropSize = 224)
 {
     public static readonly PreprocessOptions Clef = new();
+
+    /// <summary>Random crop position (off or not fired: centred). Probability 1: always.</summary>
+    public AugmentStep RandomCrop { get; init; } = new(1);
+    /// <summary>Brightness and contrast jitter (the intensity augmentation).</summary>
+    public AugmentStep ColorJitter { get; init; } = new(Augment.JitterP);
+    public AugmentStep GaussianBlur { get; init; } = new(Augment.BlurP);
+    /// <summary>Rotation, translation and scale. Probability 1: always, as torchvision's RandomAffine.</summary>
+    public AugmentStep RandomAffine { get; init; } = new(1);
+    public AugmentStep HorizontalFlip { get; init; } = new(Augment.FlipP);
+
     public void Validate()
     {
         if (LoadSize <= 0 || CropSize <= 0) throw new ArgumentException($"image sizes must be positive (load {LoadSize}, crop {CropSize})");
+        foreach (var (name, step) in new[] { ("RandomCrop", RandomCrop), ("ColorJitter", ColorJitter), ("GaussianBlur", GaussianBlur),
+                     ("RandomAffine", RandomAffine), ("HorizontalFlip", HorizontalFlip) })
+        {
+            if (step is null) throw new ArgumentException($"augmentation {name}: step is null");
+            if (!(step.Probability is >= 0 and <= 1)) throw new ArgumentException($"augmentation {name}: probability must lie in [0, 1], got {step.Probability}");
+        }
     }
 }
 
 /// <summary>
-/// The deterministic half of CLEFT's image pipeline (REFERENCE §1): scale the longest side to
+/// The deterministic half of CLEFT's image pipeline (docs/RECIPE.md §images): scale the longest side to
 /// <c>LoadSize</c> keeping aspect, zero-pad to a square (centred: the content stays in the middle, so a
 /// centre crop never cuts one side only), resize to <c>CropSize</c> and centre-crop (a no-op once square, kept
 /// for non-square inputs), normalise (x - 0.5) / 0.5, and replicate gray to 3 channels.

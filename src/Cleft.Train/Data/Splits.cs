@@ -5,7 +5,7 @@ namespace Cleft.Train.Data;
 /// <summary>Seeded index splits. Every result is sorted, so subsets keep manifest order.</summary>
 public static class Splits
 {
-    /// <summary>The linear-probe sampling seed (REFERENCE §1).</summary>
+    /// <summary>The linear-probe sampling seed (docs/RECIPE.md §eval).</summary>
     public const ulong ProbeSeed = 42;
 
     /// <summary>Random train/validation split: the first round(n * valFraction) of a seeded permutation are validation.</summary>

@@ -113,7 +113,7 @@ public sealed class AttentionTests
     [Fact]
     public void PadQueryAttendsOnlyToRealTokens()
     {
-        // REFERENCE 1: the EOS/pad position's query (masked key itself) must ignore every pad key, itself included.
+        // docs/RECIPE.md §text: the EOS/pad position's query (masked key itself) must ignore every pad key, itself included.
         int t = 5, d = 4;
         var c = new Case(1, 1, t, d, true, [3], null);
         using var dev = new CpuBackend();

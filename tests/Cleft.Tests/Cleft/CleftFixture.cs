@@ -35,7 +35,7 @@ public static class CleftFixture
     public static CleftModel Model(IBackend dev, ulong seed = 7, bool sumLoss = false) =>
         CleftModel.FromPretrained(dev, Config(sumLoss), VitFixture.Weights, Gpt2Fixture.Directory, Tokenize, new Rng(seed));
 
-    public static string Caption(int label) => ZeroShotClassifier.ChestXrayPrefix + Classes[label];
+    public static string Caption(int label) => ZeroShotClassifier.Prompts([Classes[label]], ZeroShotClassifier.ChexpertTemplate)[0];
 
     /// <summary>A batch drawn from its own seed (so any step's batch can be regenerated after a resume).</summary>
     public static (float[] Pixels, string[] Captions, int[] Labels) Batch(ulong seed, int batch)

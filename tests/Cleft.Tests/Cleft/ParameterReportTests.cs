@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace Cleft.Tests.Recipe;
 
-/// <summary>REFERENCE §1's parameter claims, from configs alone, and agreement with an allocated tiny model.</summary>
+/// <summary>The parameter claims of docs/RECIPE.md §params, from configs alone, and agreement with an allocated tiny model.</summary>
 public sealed class ParameterReportTests(ITestOutputHelper output)
 {
     [Fact]

@@ -23,7 +23,7 @@ public sealed class ZeroShotTests(ITestOutputHelper output)
         })]);
         Assert.True(model.Training);
 
-        var classifier = ZeroShotClassifier.FromPrompts(model, ZeroShotClassifier.Prompts(CleftFixture.Classes));
+        var classifier = ZeroShotClassifier.FromPrompts(model, ZeroShotClassifier.Prompts(CleftFixture.Classes, ZeroShotClassifier.ChexpertTemplate));
         var (pixels, _, labels) = CleftFixture.Batch(4242, 64);
         var result = classifier.Classify(pixels, 64);
         double acc = result.Predictions.Zip(labels).Count(x => x.First == x.Second) / 64.0;
@@ -51,5 +51,17 @@ public sealed class ZeroShotTests(ITestOutputHelper output)
         var viaIds = gpt.Forward(texts.Ids, texts.Mask).ToArray();
         var viaEmbeds = gpt.ForwardEmbeddings(Ops.Embedding(gpt.Wte, texts.Ids), texts.Mask).ToArray();
         Assert.Equal(viaIds, viaEmbeds);
+    }
+
+    [Fact]
+    public void PromptsFillTheTemplateSlotWithTheLowercasedClassName()
+    {
+        Assert.Equal(["a photo of pleural effusion", "a photo of edema"],
+            ZeroShotClassifier.Prompts(["Pleural Effusion", "Edema"], "a photo of {}"));
+        Assert.Equal(["edema, seen on a chest film"], ZeroShotClassifier.Prompts(["Edema"], "{}, seen on a chest film"));
+        Assert.Equal("this is a chest x ray of a patient with", ZeroShotClassifier.TemplatePrefix(ZeroShotClassifier.ChexpertTemplate));
+        var ex = Assert.Throws<ArgumentException>(() => ZeroShotClassifier.Prompts(["Edema"], "a photo of"));
+        Assert.Contains("'a photo of'", ex.Message);
+        Assert.Contains("{}", ex.Message);
     }
 }
