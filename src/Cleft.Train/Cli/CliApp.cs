@@ -47,7 +47,8 @@ public static class CliApp
 
     static IEnumerable<Command> Commands(TextWriter output) =>
     [
-        PretrainCommand.Create(output),
+        DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output),
+        EvalCommands.ZeroShot(output), EvalCommands.Probe(output), EvalCommands.Retrieve(output), EvalCommands.Classify(output),
         ToolCommands.Synth(output), ToolCommands.Params(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
     ];
 

@@ -4,7 +4,7 @@ using Cleft.Kernels;
 using Cleft.Models.Recipe;
 using Cleft.Train.Cli;
 using Cleft.Train.Data;
-//TMP using Cleft.Train.Reports;
+using Cleft.Train.Reports;
 using Cleft.Train.Runs;
 
 namespace Cleft.Train.Training;
@@ -137,7 +137,7 @@ public static class PretrainRun
     public static PreprocessOptions ImageSizes(int size) => new((int)Math.Round(size * 256.0 / 224.0), size);
 
     /// <summary>Batches from <paramref name="from"/> on, across epochs, each with the position after it.</summary>
-    static IEnumerable<(ImageBatch Batch, DataPosition Next)> Stream(DataLoader loader, DataPosition from)
+    internal static IEnumerable<(ImageBatch Batch, DataPosition Next)> Stream(DataLoader loader, DataPosition from)
     {
         for (int e = from.Epoch; ; e++)
         {
@@ -163,13 +163,12 @@ public static class PretrainRun
     {
         var train = run.Metrics.Read("train").ToList();
         if (train.Count > 0)
-            TmpPlots.Training(Path.Combine(run.Plots, "training.png"), train.Select(r => (int)r["step"]!).ToList(),
+            Plots.Training(Path.Combine(run.Plots, "training.png"), train.Select(r => (int)r["step"]!).ToList(),
                 train.Select(r => (double)r["loss"]!).ToList(), train.Select(r => (double)r["lr"]!).ToList());
         var val = run.Metrics.Read("val").ToList();
         if (val.Count > 0)
-            TmpPlots.Metric(Path.Combine(run.Plots, "val_loss.png"), "validation loss", val.Select(r => (int)r["step"]!).ToList(),
+            Plots.Metric(Path.Combine(run.Plots, "val_loss.png"), "validation loss", val.Select(r => (int)r["step"]!).ToList(),
                 val.Select(r => (double)r["val_loss"]!).ToList());
     }
 }
 
-static class TmpPlots { public static void Training(string p, List<int> a, List<double> b, List<double> c) {} public static void Metric(string p, string n, List<int> a, List<double> b) {} }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cleft.Autograd;
+using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Recipe;
 
@@ -15,28 +16,50 @@ public sealed record Stage2Options
     public int TotalSteps { get; init; } = 8000;
     public float MinLearningRate { get; init; }
     public int LogEvery { get; init; } = 1;
+    /// <summary>Where checkpoints go (null: none): top-k by validation loss + last, as stage 1.</summary>
+    public string? CheckpointDirectory { get; init; }
+    public int KeepBest { get; init; } = 2;
+
+    public void Validate()
+    {
+        if (!(LearningRate > 0) || !(MinLearningRate >= 0) || WarmupSteps < 0 || TotalSteps <= 0 || !(WeightDecay >= 0)
+            || Momentum is < 0 or >= 1 || LogEvery <= 0 || KeepBest < 0)
+            throw new ArgumentException($"Stage2Options: invalid settings {this}");
+    }
 }
 
 /// <summary>
 /// Optimises a <see cref="PromptLearner"/>'s context with SGD + warmup/cosine on labelled images; the encoders
-/// are frozen and kept in eval mode (no dropout), so a step's only state change is the context.
+/// are frozen and kept in eval mode (no dropout), so a step's only state change is the context. Checkpoints
+/// hold the context (prompt.safetensors), the optimizer's momentum and <see cref="TrainerState"/>, so a resumed
+/// run continues with the same losses, as in stage 1.
 /// </summary>
 public sealed class Stage2Trainer : IDisposable
 {
     readonly Sgd _optimizer;
     readonly WarmupCosine _schedule;
     readonly Stopwatch _clock = new();
+    readonly Lazy<string> _fingerprint;
+    public const string ContextFile = "prompt.safetensors";
 
     public Stage2Trainer(PromptLearner prompts, Stage2Options options)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Prompts = prompts;
         Options = options;
         _schedule = new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
         _optimizer = new Sgd([prompts.Context], options.LearningRate, options.Momentum, options.WeightDecay);
         prompts.Model.Eval();
+        Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
+        // The whole CLEFT model is frozen here, so its fingerprint covers the stage-1 weights the context was learned on.
+        _fingerprint = new(prompts.Model.FrozenFingerprint);
     }
+
+    public CheckpointStore? Checkpoints { get; }
+    public string Fingerprint => _fingerprint.Value;
+    public float LearningRate => _optimizer.LearningRate;
 
     public PromptLearner Prompts { get; }
     public Stage2Options Options { get; }
@@ -58,7 +81,8 @@ public sealed class Stage2Trainer : IDisposable
             _optimizer.ZeroGrad();
             var l = Prompts.Loss(pixels, y);
             loss = l.Item();
-            if (!float.IsFinite(loss)) throw new TrainingDivergedException(Step + 1, loss, lr, null);
+            if (!float.IsFinite(loss))
+                throw new TrainingDivergedException(Step + 1, loss, lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
             l.Backward();
             _optimizer.Step();
         }
@@ -69,6 +93,49 @@ public sealed class Stage2Trainer : IDisposable
             _clock.Restart();
         }
         return loss;
+    }
+
+    /// <summary>Saves the context and the optimizer/trainer state (top-k by <paramref name="valLoss"/> + last); returns the directory.</summary>
+    public string SaveCheckpoint(float? valLoss = null, IReadOnlyDictionary<string, double>? metrics = null, DataPosition? data = null)
+    {
+        var store = Checkpoints ?? throw new InvalidOperationException("Stage2Trainer: no CheckpointDirectory in the options");
+        return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
+        {
+            SaveContext(dir, Prompts);
+            TrainerState.Write(dir, _optimizer, Prompts.Model, Fingerprint, data);
+        });
+    }
+
+    /// <summary>Loads a checkpoint written by <see cref="SaveCheckpoint"/>; returns its data position.</summary>
+    public DataPosition? Resume(string checkpointDirectory)
+    {
+        var info = CheckpointStore.ReadInfo(checkpointDirectory);
+        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Prompts.Model, Fingerprint, info.Step);
+        LoadContext(checkpointDirectory, Prompts);
+        Step = info.Step;
+        _optimizer.LearningRate = info.LearningRate;
+        return saved.Data;
+    }
+
+    public (string Directory, DataPosition? Data)? ResumeLatest()
+    {
+        if (Checkpoints?.Last is not { } last) return null;
+        string dir = Checkpoints.PathOf(last);
+        return (dir, Resume(dir));
+    }
+
+    public static void SaveContext(string directory, PromptLearner prompts) =>
+        SafetensorsWriter.Write(Path.Combine(directory, ContextFile), [new SafetensorsWriter.Item("ctx", prompts.Context.Shape, prompts.Context.ToArray())]);
+
+    /// <summary>Loads the learned context into <paramref name="prompts"/>; its shape must match.</summary>
+    public static void LoadContext(string directory, PromptLearner prompts)
+    {
+        string path = Path.Combine(directory, ContextFile);
+        using var file = SafetensorsFile.Open(path);
+        if (!file.Entries.TryGetValue("ctx", out var e)) throw new InvalidDataException($"{path}: no 'ctx' tensor");
+        if (!e.Shape.SequenceEqual(prompts.Context.Shape))
+            throw new InvalidDataException($"{path}: context is [{string.Join(",", e.Shape)}], the prompt learner's is {prompts.Context.ShapeString}");
+        prompts.Context.Load(file.ReadFloats("ctx"));
     }
 
     public void Dispose() => _optimizer.Dispose();
