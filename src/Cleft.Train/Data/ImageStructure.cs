@@ -61,7 +61,9 @@ public readonly record struct ImageStructure(string Format, long Width, long Hei
         while (true)
         {
             if (b.Length - pos < 2) return Result(NoEoi("between segments"));
-            if (b[pos] != 0xFF) return Result($"corrupt JPEG: expected a marker at byte {pos}, found 0x{b[pos]:X2}");
+            // Stray bytes between segments (some encoders pad) are skipped, as libjpeg and stb do; a file that is
+            // only junk from here on still ends without EOI and is refused below.
+            if (b[pos] != 0xFF) { pos++; continue; }
             byte marker = b[pos + 1];
             if (marker == 0xFF) { pos++; continue; } // fill byte before a marker
             if (marker == 0xD9) return Result(null);

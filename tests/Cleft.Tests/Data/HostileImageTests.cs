@@ -47,8 +47,10 @@ public sealed class HostileImageTests
         Assert.Contains("inside a scan", Refused(jpeg[..1000]).Reason);                      // a short scan
         Assert.Equal("truncated JPEG: segment 0xFFC4 at byte 210 declares 181 bytes but only 90 remain", Refused(jpeg[..302]).Reason);
         Assert.Contains("between segments", Refused(jpeg[..20]).Reason);
-        // Bytes after EOI are ignored, as libjpeg and PIL do.
+        // Bytes after EOI and stray bytes between segments are ignored, as libjpeg and PIL do.
         Assert.Equal(40, ImageDecoder.Decode([.. jpeg, 0, 0, 1, 2], "padded").Height);
+        Assert.Equal(40, ImageDecoder.Decode([.. jpeg[..20], 0, 7, .. jpeg[20..]], "stray").Height);
+        Assert.Contains("between segments", Refused([.. jpeg[..20], 0, 7, 9]).Reason);
     }
 
     [Fact]
