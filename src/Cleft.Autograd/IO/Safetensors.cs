@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.Win32.SafeHandles;
 
 namespace Cleft.Autograd.IO;
@@ -15,9 +15,9 @@ public sealed record SafetensorsEntry(string Name, string Dtype, int[] Shape, lo
 /// Reads a .safetensors file: u64 little-endian header length N, N bytes of UTF-8 JSON
 /// {name: {dtype, shape, data_offsets: [begin, end]}} (offsets relative to the data section, optional
 /// "__metadata__" of strings), then the data. Every field is treated as hostile and checked before any data
-/// are read: N against the file size, JSON structure, duplicate names, dtypes, shapes (non-negative, product
-/// without overflow), byte length = count x dtype size, ranges inside the data section, no two ranges
-/// overlapping. Errors name the file and the tensor. Data are read per tensor on demand, so a multi-GB
+/// are read: N against the file size, UTF-8, JSON structure, duplicate names, dtypes, shapes (non-negative,
+/// product without overflow), byte length = count x dtype size, ranges tiling the data section exactly (no
+/// overlap, gap or trailing bytes). Every parse error is an InvalidDataException naming the file and the tensor. Data are read per tensor on demand, so a multi-GB
 /// checkpoint is never loaded whole.
 /// </summary>
 public sealed class SafetensorsFile : IDisposable
@@ -55,6 +55,9 @@ public sealed class SafetensorsFile : IDisposable
             Fail(n <= MaxHeaderBytes, path, $"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
             var header = new byte[n];
             ReadExactly(file, header, 8, path);
+            // Checked before JSON parsing: System.Text.Json parses invalid UTF-8 inside strings and only fails
+            // later, with an InvalidOperationException that does not name the file, when a string is read.
+            Fail(Utf8.IsValid(header), path, "header is not valid UTF-8");
             long dataStart = 8 + (long)n, dataLength = size - dataStart;
             var (entries, metadata) = ParseHeader(header, path, dataStart, dataLength);
             return new SafetensorsFile(path, file, entries, metadata);
@@ -72,7 +75,14 @@ public sealed class SafetensorsFile : IDisposable
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON: {e.Message}", e); }
         using var _ = doc;
-        var root = doc.RootElement;
+        // A string escape with a lone surrogate ("\ud800") passes the parser but throws InvalidOperationException
+        // when the string is read; it is a bad header like any other.
+        try { return ParseEntries(doc.RootElement, path, dataStart, dataLength); }
+        catch (InvalidOperationException e) { throw new InvalidDataException($"{path}: header holds an invalid string: {e.Message}", e); }
+    }
+
+    static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseEntries(JsonElement root, string path, long dataStart, long dataLength)
+    {
         Fail(root.ValueKind == JsonValueKind.Object, path, $"header must be a JSON object, got {root.ValueKind}");
         var entries = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -123,29 +133,100 @@ public sealed class SafetensorsFile : IDisposable
             ranges.Add((begin, end, name));
             entries[name] = new SafetensorsEntry(name, dtype, shape, dataStart + begin, end - begin);
         }
-        ranges.Sort((a, b) => a.Begin.CompareTo(b.Begin));
-        for (int i = 1; i < ranges.Count; i++)
-            Fail(ranges[i].Begin >= ranges[i - 1].End, path, $"tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap in the data section");
+        CheckContiguous(ranges, path, dataLength);
         return (entries, metadata);
     }
 
-    /// <summary>The tensor's values as float32 (from F32, F16, BF16 or F64).</summary>
+    /// <summary>
+    /// As the reference implementation requires: sorted by offsets, the ranges tile the data section from byte 0
+    /// to its very end. A gap or trailing bytes are data no tensor accounts for (a truncated header, a splice or
+    /// a smuggled payload), so they are refused rather than ignored.
+    /// </summary>
+    static void CheckContiguous(List<(long Begin, long End, string Name)> ranges, string path, long dataLength)
+    {
+        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long at = 0;
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            var (begin, end, name) = ranges[i];
+            Fail(begin >= at, path, $"tensors '{ranges[Math.Max(i - 1, 0)].Name}' and '{name}' overlap in the data section");
+            Fail(begin == at, path, i == 0
+                ? $"tensor '{name}' starts at data byte {begin}, but the data section must start with a tensor at byte 0"
+                : $"gap of {begin - at} bytes between tensors '{ranges[i - 1].Name}' (ends at {at}) and '{name}' (starts at {begin})");
+            at = end;
+        }
+        Fail(at == dataLength, path, $"the tensors end at data byte {at} but the data section has {dataLength} bytes ({dataLength - at} unaccounted bytes at the end)");
+    }
+
+    /// <summary>
+    /// The tensor's values as float32: F32, F16, BF16 and F64 convert (F64 rounds); I64 and I32 only when every
+    /// value is exactly a float32 (an integer tensor read as weights must not silently change).
+    /// </summary>
     public float[] ReadFloats(string name)
     {
-        if (!Entries.TryGetValue(name, out var e)) throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
-        var raw = new byte[e.ByteLength];
-        ReadExactly(_file, raw, e.Offset, Path);
+        var (e, raw) = ReadRaw(name);
         var f = new float[e.Count];
         switch (e.Dtype)
         {
             case "F32": for (int i = 0; i < f.Length; i++) f[i] = BinaryPrimitives.ReadSingleLittleEndian(raw.AsSpan(i * 4)); break;
             case "F16": for (int i = 0; i < f.Length; i++) f[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(raw.AsSpan(i * 2)); break;
-            case "BF16": for (int i = 0; i < f.Length; i++) f[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(i * 2)) << 16); break;
+            case "BF16": for (int i = 0; i < f.Length; i++) f[i] = BFloat16.ToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(i * 2))); break;
             case "F64": for (int i = 0; i < f.Length; i++) f[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(raw.AsSpan(i * 8)); break;
-            default: throw new InvalidDataException($"{Path}: tensor '{name}' has dtype {e.Dtype}, which does not convert to float32");
+            default:
+                var ints = Integers(e, raw) ?? throw NotConvertible(e, "float32");
+                for (int i = 0; i < f.Length; i++)
+                {
+                    f[i] = ints[i];
+                    // Range first: float -> long saturates, so 2^63 would otherwise compare equal to long.MaxValue.
+                    if (f[i] >= 9.223372e18f || (long)f[i] != ints[i])
+                        throw new InvalidDataException($"{Path}: tensor '{name}' ({e.Dtype}) value {ints[i]} at index {i} is not exactly representable as float32");
+                }
+                break;
         }
         return f;
     }
+
+    /// <summary>The values of an I64 or I32 tensor (I32 widens).</summary>
+    public long[] ReadLongs(string name)
+    {
+        var (e, raw) = ReadRaw(name);
+        return Integers(e, raw) ?? throw NotConvertible(e, "int64");
+    }
+
+    /// <summary>The values of an I32 tensor, or of an I64 tensor whose every value fits in 32 bits.</summary>
+    public int[] ReadInts(string name)
+    {
+        var (e, raw) = ReadRaw(name);
+        var longs = Integers(e, raw) ?? throw NotConvertible(e, "int32");
+        var ints = new int[longs.Length];
+        for (int i = 0; i < ints.Length; i++)
+            ints[i] = longs[i] is >= int.MinValue and <= int.MaxValue ? (int)longs[i]
+                : throw new InvalidDataException($"{Path}: tensor '{name}' (I64) value {longs[i]} at index {i} does not fit in int32");
+        return ints;
+    }
+
+    (SafetensorsEntry Entry, byte[] Raw) ReadRaw(string name)
+    {
+        if (!Entries.TryGetValue(name, out var e)) throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
+        var raw = new byte[e.ByteLength];
+        ReadExactly(_file, raw, e.Offset, Path);
+        return (e, raw);
+    }
+
+    /// <summary>I64 or I32 data as longs; null for any other dtype.</summary>
+    static long[]? Integers(SafetensorsEntry e, byte[] raw)
+    {
+        var v = new long[e.Count];
+        switch (e.Dtype)
+        {
+            case "I64": for (int i = 0; i < v.Length; i++) v[i] = BinaryPrimitives.ReadInt64LittleEndian(raw.AsSpan(i * 8)); return v;
+            case "I32": for (int i = 0; i < v.Length; i++) v[i] = BinaryPrimitives.ReadInt32LittleEndian(raw.AsSpan(i * 4)); return v;
+            default: return null;
+        }
+    }
+
+    InvalidDataException NotConvertible(SafetensorsEntry e, string to) =>
+        new($"{Path}: tensor '{e.Name}' has dtype {e.Dtype}, which does not convert to {to}");
 
     static void ReadExactly(SafeFileHandle file, Span<byte> dst, long offset, string path)
     {
@@ -166,15 +247,26 @@ public sealed class SafetensorsFile : IDisposable
     public void Dispose() => _file.Dispose();
 }
 
-/// <summary>Writes .safetensors files (F32 or F16 data; the header padded with spaces to 8-byte alignment).</summary>
+/// <summary>Writes .safetensors files (F32, F16 or BF16 data; the header padded with spaces to 8-byte alignment).</summary>
 public static class SafetensorsWriter
 {
     public sealed record Item(string Name, int[] Shape, float[] Data);
 
+    /// <summary>Bytes per value and the float -> little-endian encoding of each writable dtype (both halves round to nearest even).</summary>
+    static readonly Dictionary<string, (int Size, SpanWriter Put)> Encodings = new()
+    {
+        ["F32"] = (4, (s, v) => BinaryPrimitives.WriteSingleLittleEndian(s, v)),
+        ["F16"] = (2, (s, v) => BinaryPrimitives.WriteHalfLittleEndian(s, (Half)v)),
+        ["BF16"] = (2, (s, v) => BinaryPrimitives.WriteUInt16LittleEndian(s, BFloat16.FromSingle(v))),
+    };
+
+    delegate void SpanWriter(Span<byte> dst, float value);
+
     public static void Write(string path, IEnumerable<Item> tensors, string dtype = "F32", IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (dtype is not ("F32" or "F16")) throw new ArgumentException($"{path}: can write F32 or F16, not '{dtype}'");
-        int esize = dtype == "F32" ? 4 : 2;
+        if (!Encodings.TryGetValue(dtype, out var enc))
+            throw new ArgumentException($"{path}: can write {string.Join(", ", Encodings.Keys)}, not '{dtype}'");
+        int esize = enc.Size;
         var items = tensors.ToList();
         var names = new HashSet<string>(StringComparer.Ordinal);
         long offset = 0;
@@ -212,11 +304,7 @@ public static class SafetensorsWriter
         foreach (var t in items)
         {
             var bytes = new byte[t.Data.Length * esize];
-            for (int i = 0; i < t.Data.Length; i++)
-            {
-                if (esize == 4) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), t.Data[i]);
-                else BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), (Half)t.Data[i]);
-            }
+            for (int i = 0; i < t.Data.Length; i++) enc.Put(bytes.AsSpan(i * esize), t.Data[i]);
             f.Write(bytes);
         }
     }

@@ -7,7 +7,11 @@ namespace Cleft.Train.Data;
 /// One batch on the host: <see cref="Pixels"/> is [Count, 3, Size, Size] normalised floats, with the caption,
 /// label and manifest index of each row. Rows of skipped images are left out, so Count can be below the batch size.
 /// </summary>
-public sealed record ImageBatch(float[] Pixels, int Count, int Size, string[] Captions, int[] Labels, int[] Indices);
+public sealed record ImageBatch(float[] Pixels, int Count, int Size, string[] Captions, int[] Labels, int[] Indices)
+{
+    /// <summary>The batch's index within its epoch (batches dropped because every image was skipped leave gaps).</summary>
+    public int Batch { get; init; }
+}
 
 /// <param name="Shuffle">Reshuffle every epoch with a permutation seeded by (Seed, epoch).</param>
 /// <param name="Augment">Train augmentation (seeded per sample) instead of the eval transform.</param>
@@ -26,7 +30,8 @@ public sealed record LoaderOptions(int BatchSize, bool Shuffle = true, ulong See
 /// <summary>
 /// Batches over an <see cref="ImageDataset"/>. A background task decodes up to <c>Prefetch</c> batches ahead
 /// (each batch decoded by <c>Workers</c> threads); batches come out in order, and because every sample's
-/// augmentation has its own seeded Rng, the pixels do not depend on thread timing. Errors on the producer
+/// augmentation has its own seeded Rng, the pixels do not depend on thread timing. A batch is never empty
+/// (see <see cref="DroppedBatches"/>), so an epoch can yield fewer than BatchesPerEpoch. Errors on the producer
 /// side are rethrown to the consumer. Stopping the enumeration early cancels the producer.
 /// </summary>
 public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
@@ -35,6 +40,14 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
     public LoaderOptions Options { get; } = Checked(options);
 
     static LoaderOptions Checked(LoaderOptions o) { o.Validate(); return o; }
+
+    int _droppedBatches;
+
+    /// <summary>
+    /// Batches <see cref="Epoch"/> left out because every image in them was skipped (only with skipBadImages),
+    /// over all epochs so far. The remaining batches keep their order.
+    /// </summary>
+    public int DroppedBatches => Volatile.Read(ref _droppedBatches);
 
     public int BatchesPerEpoch => Options.DropLast ? Dataset.Count / Options.BatchSize : (Dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
 
@@ -59,7 +72,13 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
             try
             {
                 for (int b = startBatch; b < batches && !cts.IsCancellationRequested; b++)
-                    queue.Add(MakeBatch(order, b, epoch), cts.Token);
+                {
+                    var batch = MakeBatch(order, b, epoch);
+                    // Every image of the batch was skipped: an empty batch would reach the model as a zero-row
+                    // GEMM and a 0/0 mean loss, so it is left out (and counted) instead.
+                    if (batch.Count > 0) queue.Add(batch, cts.Token);
+                    else Interlocked.Increment(ref _droppedBatches);
+                }
             }
             catch (OperationCanceledException) when (cts.IsCancellationRequested) { }
             catch (Exception e) { failure = ExceptionDispatchInfo.Capture(Unwrap(e)); }
@@ -135,6 +154,6 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         var indices = Enumerable.Range(0, n).Where(i => ok[i]).Select(i => order[start + i]).ToArray();
         var entries = indices.Select(i => Dataset.Manifest.Entries[i]).ToArray();
         return new ImageBatch(pixels, kept, Dataset.Preprocess.CropSize,
-            entries.Select(e => e.Caption).ToArray(), entries.Select(e => e.Label).ToArray(), indices);
+            entries.Select(e => e.Caption).ToArray(), entries.Select(e => e.Label).ToArray(), indices) { Batch = b };
     }
 }

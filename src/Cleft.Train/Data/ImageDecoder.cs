@@ -10,21 +10,32 @@ namespace Cleft.Train.Data;
 /// </summary>
 public static class ImageDecoder
 {
-    public static HostImage Load(string path)
+    /// <summary>
+    /// The default pixel limit: 100 megapixels, ten times a large chest X-ray (3000x3000), so a real image is
+    /// never refused while a bomb (a few KB of PNG claiming 15000x15000) is, before stb allocates for it.
+    /// </summary>
+    public const long DefaultMaxPixels = 100_000_000;
+
+    /// <param name="maxPixels">Width x height above this is refused from the header, before decoding.</param>
+    public static HostImage Load(string path, long maxPixels = DefaultMaxPixels)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException e) { throw new ImageLoadException(path, "file not found", e); }
         catch (DirectoryNotFoundException e) { throw new ImageLoadException(path, "directory not found", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ImageLoadException(path, e.Message, e); }
-        return Decode(bytes, path);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new ImageLoadException(path, Describe(e), e); }
+        return Decode(bytes, path, maxPixels);
     }
 
     /// <param name="name">Used only in error messages.</param>
-    public static HostImage Decode(byte[] bytes, string name)
+    /// <param name="maxPixels">Width x height above this is refused from the header, before decoding.</param>
+    public static HostImage Decode(byte[] bytes, string name, long maxPixels = DefaultMaxPixels)
     {
+        if (maxPixels <= 0) throw new ArgumentOutOfRangeException(nameof(maxPixels), maxPixels, "must be positive");
         if (bytes.Length == 0) throw new ImageLoadException(name, "file is empty");
+        // DICOM pixels are stored uncompressed, so their count is bounded by the file's length already.
         if (DicomReader.LooksLikeDicom(bytes, name)) return DicomReader.Decode(bytes, name);
+        CheckHeader(bytes, name, maxPixels);
         ImageResult img;
         try
         {
@@ -33,7 +44,7 @@ public static class ImageDecoder
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new ImageLoadException(name, $"not a decodable image ({e.Message})", e);
+            throw new ImageLoadException(name, $"not a decodable image ({Describe(e)})", e);
         }
         if (img?.Data is null || img.Width <= 0 || img.Height <= 0) throw new ImageLoadException(name, "decoder returned no pixels");
 
@@ -57,4 +68,29 @@ public static class ImageDecoder
         }
         return result;
     }
+
+    /// <summary>
+    /// The size limit first (a bomb is refused even when its body is also broken), then the container's
+    /// integrity. PNG and JPEG are walked here; other formats stb reads get the limit from stb's header-only info.
+    /// </summary>
+    static void CheckHeader(byte[] bytes, string name, long maxPixels)
+    {
+        var structure = ImageStructure.Inspect(bytes);
+        long width = structure?.Width ?? -1, height = structure?.Height ?? -1;
+        if (structure is null)
+        {
+            ImageInfo? info;
+            try { info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false)); }
+            catch (Exception e) when (e is not OutOfMemoryException) { throw new ImageLoadException(name, $"unreadable image header ({Describe(e)})", e); }
+            if (info is { } i) (width, height) = (i.Width, i.Height);
+        }
+        // Int128: a PNG may claim 2^32 - 1 on both sides, whose product overflows a long.
+        Int128 pixels = (Int128)width * height;
+        if (width >= 0 && height >= 0 && pixels > maxPixels)
+            throw new ImageLoadException(name, $"{width}x{height} is {pixels} pixels, over the {maxPixels}-pixel limit");
+        if (structure?.Problem is { } problem) throw new ImageLoadException(name, problem);
+    }
+
+    /// <summary>An exception's message, or its type when the message is empty (stb throws some with none).</summary>
+    static string Describe(Exception e) => string.IsNullOrWhiteSpace(e.Message) ? e.GetType().Name : e.Message;
 }

@@ -23,9 +23,55 @@ public static class PngWriter
     /// <summary><paramref name="channels"/> 1 (gray) or 3 (interleaved RGB).</summary>
     public static void Write(Stream output, ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
-        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 or 3");
-        if (width <= 0 || height <= 0 || pixels.Length != width * height * channels)
+        if (width <= 0 || height <= 0 || pixels.Length != (long)width * height * channels)
             throw new ArgumentException($"{pixels.Length} bytes for a {width}x{height}x{channels} image");
+        WriteHeader(output, width, height, channels);
+        using var body = new Body();
+        for (int y = 0; y < height; y++) body.Row(pixels.Slice(y * width * channels, width * channels));
+        body.WriteTo(output);
+    }
+
+    /// <summary>
+    /// An image whose every row is <paramref name="row"/>, streamed without the whole pixel buffer: a test makes
+    /// a real 15000x15000 file (a decompression bomb of a few hundred KB) from one row.
+    /// </summary>
+    public static void WriteRepeatedRow(Stream output, ReadOnlySpan<byte> row, int width, int height, int channels)
+    {
+        if (width <= 0 || height <= 0 || row.Length != (long)width * channels)
+            throw new ArgumentException($"{row.Length} bytes for a row of a {width}x{height}x{channels} image");
+        WriteHeader(output, width, height, channels);
+        using var body = new Body();
+        for (int y = 0; y < height; y++) body.Row(row);
+        body.WriteTo(output);
+    }
+
+    /// <summary>The zlib stream of filtered rows, written as one IDAT followed by IEND.</summary>
+    sealed class Body : IDisposable
+    {
+        readonly MemoryStream _raw = new();
+        readonly ZLibStream _z;
+
+        public Body() => _z = new ZLibStream(_raw, CompressionLevel.Optimal, leaveOpen: true);
+
+        public void Row(ReadOnlySpan<byte> row)
+        {
+            _z.WriteByte(0); // filter: none
+            _z.Write(row);
+        }
+
+        public void WriteTo(Stream output)
+        {
+            _z.Dispose(); // flushes the deflate stream's tail
+            Chunk(output, "IDAT", _raw.ToArray());
+            Chunk(output, "IEND", []);
+        }
+
+        public void Dispose() { _z.Dispose(); _raw.Dispose(); }
+    }
+
+    static void WriteHeader(Stream output, int width, int height, int channels)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 or 3");
         output.Write(Signature);
         var ihdr = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
@@ -33,18 +79,6 @@ public static class PngWriter
         ihdr[8] = 8; // bit depth
         ihdr[9] = (byte)(channels == 1 ? 0 : 2); // colour type 0 gray, 2 RGB; compression, filter, interlace all 0
         Chunk(output, "IHDR", ihdr);
-
-        using var raw = new MemoryStream();
-        using (var z = new ZLibStream(raw, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            for (int y = 0; y < height; y++)
-            {
-                z.WriteByte(0); // filter: none
-                z.Write(pixels.Slice(y * width * channels, width * channels));
-            }
-        }
-        Chunk(output, "IDAT", raw.ToArray());
-        Chunk(output, "IEND", []);
     }
 
     static void Chunk(Stream s, string type, byte[] data)

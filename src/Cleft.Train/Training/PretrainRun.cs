@@ -141,10 +141,9 @@ public static class PretrainRun
     {
         for (int e = from.Epoch; ; e++)
         {
-            int b = e == from.Epoch ? from.Batch : 0;
-            foreach (var batch in loader.Epoch(e, b))
+            foreach (var batch in loader.Epoch(e, e == from.Epoch ? from.Batch : 0))
             {
-                b++;
+                int b = batch.Batch + 1; // by index, not by count: batches whose images were all skipped are not yielded
                 yield return (batch, b == loader.BatchesPerEpoch ? new DataPosition(e + 1, 0) : new DataPosition(e, b));
             }
         }

@@ -104,6 +104,25 @@ public sealed class LoaderTests
     }
 
     [Fact]
+    public void BatchesWhoseImagesAreAllSkippedAreDroppedAndCounted()
+    {
+        using var dir = new TempDir();
+        var m = ChexpertManifest.Load(SyntheticChest.Generate(dir.Path, 14, seed: 6, size: 32));
+        var options = new LoaderOptions(4, Shuffle: true, Seed: 8);
+        var order = new DataLoader(new ImageDataset(m, Small), options).Order(0);
+        foreach (int i in order[4..8].Append(order[12])) File.WriteAllText(m.Entries[i].ImagePath, "corrupt");  // all of batch 1, half of batch 3
+
+        var loader = new DataLoader(new ImageDataset(m, Small, skipBadImages: true), options);
+        var batches = loader.Epoch(0).ToList();
+        Assert.Equal([4, 4, 1], batches.Select(b => b.Count));
+        Assert.Equal(order[..4].Concat(order[8..12]).Append(order[13]), batches.SelectMany(b => b.Indices));   // order kept
+        Assert.Equal(1, loader.DroppedBatches);
+        Assert.Equal(5, loader.Dataset.SkippedCount);
+        Assert.Equal(3, loader.Epoch(0).Count());
+        Assert.Equal(2, loader.DroppedBatches);     // counted over epochs
+    }
+
+    [Fact]
     public void StoppingEarlyEndsTheProducer()
     {
         using var dir = new TempDir();
