@@ -21,8 +21,8 @@ public static class ZeroShotEvaluation
         int n = images.Length / dim, k = classes.Length / dim;
         if (labels.Length != n) throw new ArgumentException($"{labels.Length} labels for {n} images");
         double scale = Math.Exp(logitScale);
-        var cls = Normalised(classes, k, dim);
-        var img = Normalised(images, n, dim);
+        var cls = Embeddings.Normalised(classes, k, dim);
+        var img = Embeddings.Normalised(images, n, dim);
         var logits = new float[n * k];
         for (int i = 0; i < n; i++)
             for (int c = 0; c < k; c++)
@@ -47,18 +47,5 @@ public static class ZeroShotEvaluation
         var pred = Scores.Argmax(probabilities, classes);
         return new ZeroShotMetrics(Classification.Accuracy(labels, pred), RocAuc.MacroOneVsRest(probabilities, labels, classes),
             new ConfusionMatrix(labels, pred, classes), pred, probabilities);
-    }
-
-    static double[] Normalised(ReadOnlySpan<float> x, int rows, int dim)
-    {
-        var r = new double[rows * dim];
-        for (int i = 0; i < rows; i++)
-        {
-            double ss = 0;
-            for (int j = 0; j < dim; j++) ss += (double)x[i * dim + j] * x[i * dim + j];
-            double inv = ss > 0 ? 1 / Math.Sqrt(ss) : 0;
-            for (int j = 0; j < dim; j++) r[i * dim + j] = x[i * dim + j] * inv;
-        }
-        return r;
     }
 }
