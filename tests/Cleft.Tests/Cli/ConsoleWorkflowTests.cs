@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+using Cleft.Tests.Data;
+using Cleft.Train.Runs;
+using Xunit.Abstractions;
+
+namespace Cleft.Tests.Cli;
+
+/// <summary>
+/// The console end to end on a CSV of one's own (images + captions + labels, no code written): pretrain then
+/// zero-shot; kill -9 during pretraining and resume, bit for bit; a different frozen base refused.
+/// </summary>
+public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
+{
+    static readonly string[] Tiny = ["--vision", "tiny", "--text", "tiny", "--image-size", "24", "--embed-dim", "32", "--max-tokens", "12", "--device", "cpu"];
+
+    static string[] Pretrain(string train, string outDir, int steps, params string[] extra) =>
+        ["pretrain", "--train", train, "--out", outDir, .. Tiny, "--steps", steps.ToString(), "--batch", "12", "--lr", "2e-3", "--warmup", "5",
+         "--log-every", "1", "--caption-col", "text", "--image-col", "file", "--workers", "1", .. extra];
+
+    static List<(int Step, float Loss)> Losses(string run) =>
+        new MetricsLog(Path.Combine(run, RunFolder.MetricsFile)).Read("train").Select(r => ((int)r["step"]!, (float)r["loss"]!)).ToList();
+
+    [Fact]
+    public void OwnCsvPretrainThenZeroShotWithATemplate()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 120, seed: 1);
+        string test = CliHarness.OwnCsv(Path.Combine(dir.Path, "test"), 45, seed: 2);
+        string run = dir.File("run");
+        var (code, output, err) = CliHarness.Run(Pretrain(train, run, 80, "--val", test, "--eval-every", "40"));
+        log.WriteLine(output);
+        Assert.True(code == 0, err);
+        foreach (var f in new[] { RunFolder.ConfigFile, RunFolder.MetricsFile, "model.json", "checkpoints/checkpoints.json", "plots/training.png", "plots/val_loss.png" })
+            Assert.True(File.Exists(Path.Combine(run, f)), $"run folder lacks {f}");
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(run, RunFolder.ConfigFile)))!;
+        Assert.Equal(80, (int)config["options"]!["steps"]!);
+        Assert.Equal("cpu", ((string)config["device"]!).Split(' ')[0]);
+
+        (code, output, err) = CliHarness.Run("zeroshot", "--run", run, "--test", test, "--image-col", "file", "--label-col", "kind",
+            "--classes", "ring,bar,square", "--template", "a picture of a {}", "--device", "cpu");
+        log.WriteLine(output);
+        Assert.True(code == 0, err);
+        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "zeroshot-own.json")))!;
+        double acc = (double)results["accuracy"]!;
+        Assert.True(acc > 0.6, $"zero-shot accuracy {acc} on 3 shapes (chance 0.33)");
+        Assert.True(File.Exists(Path.Combine(run, "plots", "zeroshot-own-roc.png")));
+        Assert.True(File.Exists(Path.Combine(run, "plots", "zeroshot-own-confusion.png")));
+        Assert.Contains("macro", File.ReadAllText(Path.Combine(run, "zeroshot-own.md")), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void KilledPretrainingResumesBitForBitWithDropoutOn()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 60, seed: 3);
+        string[] dropout = ["--lora-dropout", "0.2", "--text-dropout", "--eval-every", "4"];
+        const int steps = 16;
+
+        string straight = dir.File("straight");
+        var (code, _, err) = CliHarness.Run(Pretrain(train, straight, steps, dropout));
+        Assert.True(code == 0, err);
+        var expected = Losses(straight);
+        Assert.Equal(Enumerable.Range(1, steps), expected.Select(x => x.Step));
+
+        string killed = dir.File("killed");
+        using (var child = CliHarness.Start(Pretrain(train, killed, steps, dropout)))
+        {
+            string index = Path.Combine(killed, RunFolder.CheckpointFolder, "checkpoints.json");
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            // Kill once a checkpoint exists and the run has gone past it: the resume must replay the lost steps.
+            while (!child.HasExited && DateTime.UtcNow < deadline && !(File.Exists(index) && Losses(killed).Count >= 6)) Thread.Sleep(20);
+            Assert.False(child.HasExited, "the child finished before it could be killed: " + child.StandardError.ReadToEnd());
+            child.Kill(entireProcessTree: true);
+            child.WaitForExit();
+        }
+        int loggedBeforeKill = Losses(killed).Count;
+        (code, var output, err) = CliHarness.Run(Pretrain(train, killed, steps, [.. dropout, "--resume"]));
+        log.WriteLine(output);
+        Assert.True(code == 0, err);
+        Assert.Contains("resumed from", output);
+        var resumed = Losses(killed);
+        log.WriteLine($"killed after {loggedBeforeKill} logged steps");
+        Assert.Equal(expected.Select(x => x.Step), resumed.Select(x => x.Step));
+        Assert.Equal(expected.Select(x => x.Loss), resumed.Select(x => x.Loss)); // bit for bit
+    }
+
+    [Fact]
+    public void ADifferentFrozenBaseIsRefusedNamingBothFingerprints()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 24, seed: 4);
+        string run = dir.File("run");
+        var (code, _, err) = CliHarness.Run(Pretrain(train, run, 2, "--seed", "1"));
+        Assert.True(code == 0, err);
+
+        // Resuming with another seed rebuilds the random frozen text tower differently.
+        (code, _, err) = CliHarness.Run(Pretrain(train, run, 4, "--seed", "2", "--resume"));
+        Assert.Equal(1, code);
+        Assert.Matches("fingerprint [0-9a-f]{16}.*fingerprint [0-9a-f]{16}", err);
+
+        // Evaluating a checkpoint whose spec now points at another base is refused too.
+        string checkpoint = RunFolder.ModelDirectory(run);
+        string spec = Path.Combine(checkpoint, "model.json");
+        File.WriteAllText(spec, File.ReadAllText(spec).Replace("\"Seed\": 1", "\"Seed\": 3"));
+        (code, _, err) = CliHarness.Run("zeroshot", "--run", checkpoint, "--test", train, "--image-col", "file", "--label-col", "kind", "--device", "cpu");
+        Assert.Equal(1, code);
+        Assert.Contains("fingerprint", err);
+    }
+}
