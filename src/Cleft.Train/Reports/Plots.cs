@@ -117,13 +117,6 @@ public static class Plots
         if (steps.Count == 0) throw new ArgumentException($"plot: no {name} values to draw");
     }
 
-    /// <summary>Renders to a temporary file beside the target and renames it, so a reader never sees half a PNG.</summary>
-    static void Save(Plot plot, string path)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + ".tmp.png";
-        plot.SavePng(tmp, Width, Height);
-        File.Move(tmp, full, overwrite: true);
-    }
+    /// <summary>Renders beside the target and renames, so a reader never sees half a PNG.</summary>
+    static void Save(Plot plot, string path) => ResultsWriter.ReplaceAtomically(path, tmp => plot.SavePng(tmp, Width, Height));
 }
