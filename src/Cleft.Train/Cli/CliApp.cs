@@ -24,17 +24,16 @@ public static class CliApp
         try { expanded = ExpandConfig(root, args); }
         catch (CliUsageException e) { error.WriteLine($"cleft: {e.Message}"); return 2; }
 
+        if (expanded.Length == 0) // no command: the overview, as a usage error
+        {
+            root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output, Error = error });
+            return 2;
+        }
         var parsed = root.Parse(expanded);
         if (parsed.Errors.Count > 0)
         {
             string command = string.Join(' ', parsed.CommandResult.Command is RootCommand ? [] : new[] { parsed.CommandResult.Command.Name });
             error.WriteLine($"cleft{(command.Length > 0 ? " " + command : "")}: {parsed.Errors[0].Message} (see 'cleft {command}{(command.Length > 0 ? " " : "")}--help')");
-            return 2;
-        }
-        if (parsed.CommandResult.Command is RootCommand && !args.Any(a => a is "--help" or "-h" or "-?" or "--version"))
-        {
-            parsed = root.Parse(["--help"]);
-            parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
             return 2;
         }
         try { return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }); }

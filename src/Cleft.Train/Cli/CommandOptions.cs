@@ -9,11 +9,18 @@ namespace Cleft.Train.Cli;
 /// getter for each, so the resolved values (flags, --config file and defaults merged) can be written to the
 /// run's config.json under the option names — which --config reads back.
 /// </summary>
-public sealed class CommandOptions(Command command)
+public sealed class CommandOptions
 {
     readonly List<(Option Option, Func<ParseResult, object?> Get)> _all = [];
 
-    public Command Command { get; } = command;
+    public CommandOptions(Command command)
+    {
+        Command = command;
+        // Read before parsing by CliApp (it splices the file's options into the command line); declared here for --help.
+        command.Options.Add(new Option<string?>("--config") { Description = "JSON file of options (a flat object, or a run's config.json); flags given here win", HelpName = "FILE.json" });
+    }
+
+    public Command Command { get; }
 
     public Option<T> Add<T>(string name, T defaultValue, string description, Func<T, string?>? validate = null)
     {
@@ -46,7 +53,9 @@ public sealed class CommandOptions(Command command)
             o.Validators.Add(r =>
             {
                 if (r.Tokens.Count == 0 && r.Implicit) return;
-                var v = r.GetValueOrDefault<T>();
+                T v;
+                try { v = r.GetValueOrDefault<T>(); }
+                catch (InvalidOperationException) { return; } // unparsable: the parser reports it already
                 if (validate(v) is { } problem) r.AddError($"{o.Name} {Format(v)}: {problem}");
             });
         Command.Options.Add(o);

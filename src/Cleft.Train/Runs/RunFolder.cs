@@ -81,7 +81,8 @@ public sealed class MetricsLog(string path)
     public void Append(string kind, IReadOnlyDictionary<string, object?> values)
     {
         var o = new JsonObject { ["kind"] = kind, ["time"] = DateTime.UtcNow.ToString("O") };
-        foreach (var (k, v) in values) o[k] = JsonSerializer.SerializeToNode(v);
+        // JSON has no NaN or infinity: a non-finite number (an undefined AUC, a diverged loss) is written as null.
+        foreach (var (k, v) in values) o[k] = v is double d && !double.IsFinite(d) || v is float x && !float.IsFinite(x) ? null : JsonSerializer.SerializeToNode(v);
         using var f = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var w = new StreamWriter(f);
         w.WriteLine(o.ToJsonString());

@@ -60,7 +60,8 @@ public static class PretrainRun
         int totalSteps = o.Epochs is { } epochs
             ? Math.Max(1, (int)Math.Ceiling(epochs * loader.BatchesPerEpoch / o.Accumulate))
             : o.Stage1.TotalSteps;
-        var stage1 = o.Stage1 with { TotalSteps = totalSteps, CheckpointDirectory = store };
+        // A short run keeps the paper's warmup only as far as it goes: warmup longer than the run would never reach the peak lr.
+        var stage1 = o.Stage1 with { TotalSteps = totalSteps, WarmupSteps = Math.Min(o.Stage1.WarmupSteps, totalSteps), CheckpointDirectory = store };
 
         using var model = CleftModel.Build(device, o.Model);
         using var trainer = new Stage1Trainer(model, stage1);

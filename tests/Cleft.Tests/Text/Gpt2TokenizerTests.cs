@@ -121,5 +121,15 @@ public sealed class Gpt2TokenizerTests
         }
     }
 
+    /// <summary>The BPE bundled with Microsoft.ML.Tokenizers (what presets use) gives the reference encoder's ids too.</summary>
+    [Fact]
+    public void BundledGpt2TokenizerMatchesTheReferenceEncoder()
+    {
+        var golden = JsonSerializer.Deserialize<Golden>(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "gpt2_tokenizer_golden.json")))!;
+        foreach (var c in golden.cases)
+            Assert.True(c.ids.SequenceEqual(BundledGpt2Tokenizer.Encode(c.text)),
+                $"'{c.text}': expected [{string.Join(",", c.ids)}], got [{string.Join(",", BundledGpt2Tokenizer.Encode(c.text))}]");
+    }
+
     static string RepoRoot([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 }
