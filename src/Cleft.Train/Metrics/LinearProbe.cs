@@ -17,11 +17,12 @@ public sealed record LambdaScore(double Lambda, double ValidationAccuracy);
 public sealed class ProbeResult
 {
     readonly double[] _mean, _invStd, _theta;
+    readonly int[] _fitted;
 
-    internal ProbeResult(int dim, int classes, double[] mean, double[] invStd, double[] theta, double lambda, double validationAccuracy,
+    internal ProbeResult(int dim, int classes, int[] fitted, double[] mean, double[] invStd, double[] theta, double lambda, double validationAccuracy,
         IReadOnlyList<LambdaScore> grid, int iterations, bool converged)
     {
-        Dim = dim; Classes = classes; _mean = mean; _invStd = invStd; _theta = theta;
+        Dim = dim; Classes = classes; _fitted = fitted; _mean = mean; _invStd = invStd; _theta = theta;
         Lambda = lambda; ValidationAccuracy = validationAccuracy; Grid = grid; Iterations = iterations; Converged = converged;
     }
 
@@ -37,14 +38,24 @@ public sealed class ProbeResult
     public int Iterations { get; }
     public bool Converged { get; }
 
-    /// <summary>[N, K] class probabilities of raw (unstandardised) [N, dim] features.</summary>
+    /// <summary>The classes the model was fitted on: those present in the training labels.</summary>
+    public IReadOnlyList<int> FittedClasses => _fitted;
+
+    /// <summary>[N, K] class probabilities of raw (unstandardised) [N, dim] features; a class absent from the
+    /// training labels gets probability 0.</summary>
     public double[] Predict(float[] features)
     {
         if (features.Length % Dim != 0) throw new ArgumentException($"linear probe: {features.Length} feature values are not a multiple of dim {Dim}");
         int n = features.Length / Dim;
         var x = LinearProbe.Standardise(features, Dim, _mean, _invStd);
         var p = new double[n * Classes];
-        Parallel.For(0, n, i => SoftmaxRegression.Probabilities(_theta, x.AsSpan(i * Dim, Dim), p.AsSpan(i * Classes, Classes)));
+        int kf = _fitted.Length;
+        Parallel.For(0, n, () => new double[kf], (i, _, row) =>
+        {
+            SoftmaxRegression.Probabilities(_theta, x.AsSpan(i * Dim, Dim), row);
+            for (int c = 0; c < kf; c++) p[i * Classes + _fitted[c]] = row[c];
+            return row;
+        }, _ => { });
         return p;
     }
 }
@@ -75,11 +86,21 @@ public static class LinearProbe
         if (lambdas.Length == 0 || lambdas.Any(l => !(l > 0) || double.IsInfinity(l)))
             throw new ArgumentException($"linear probe: lambdas must be finite and > 0, got [{string.Join(", ", lambdas)}]");
 
-        int n = labels.Length;
+        // A class with no rows has no finite optimum (its unpenalised bias would run to -inf), so the model covers
+        // the classes present, relabelled 0..kf-1, and Predict gives the others probability 0.
+        var seen = new bool[classes];
+        foreach (int l in labels) seen[l] = true;
+        int[] fitted = Enumerable.Range(0, classes).Where(c => seen[c]).ToArray();
+        if (fitted.Length < 2) throw new ArgumentException($"linear probe: only class {fitted[0]} occurs in the {labels.Length} labels; need two");
+        var compact = new int[classes];
+        for (int c = 0; c < fitted.Length; c++) compact[fitted[c]] = c;
+        var y = labels.Select(l => compact[l]).ToArray();
+        int kf = fitted.Length, n = labels.Length;
+
         var (mean, invStd) = Moments(features, dim);
         var x = Standardise(features, dim, mean, invStd);
-        var model = new SoftmaxRegression(x, dim, labels, classes);
-        var (train, val) = ValidationSplit(labels, classes, options.ValidationFraction, options.Seed);
+        var model = new SoftmaxRegression(x, dim, y, kf);
+        var (train, val) = ValidationSplit(y, kf, options.ValidationFraction, options.Seed);
 
         double chosen = lambdas[0], bestAccuracy = double.NaN;
         var grid = new List<LambdaScore>();
@@ -91,7 +112,7 @@ public static class LinearProbe
             foreach (double lambda in lambdas)
             {
                 Minimise(model, theta, train, lambda, options);
-                double acc = Accuracy(theta, x, dim, labels, classes, val);
+                double acc = Accuracy(theta, x, dim, y, kf, val);
                 grid.Add(new LambdaScore(lambda, acc));
                 if (double.IsNaN(bestAccuracy) || acc > bestAccuracy) { bestAccuracy = acc; chosen = lambda; }
             }
@@ -99,7 +120,7 @@ public static class LinearProbe
         // the final fit starts from zero, so it does not depend on the path through the grid
         var final = new double[model.ParameterCount];
         var (iterations, converged) = Minimise(model, final, Enumerable.Range(0, n).ToArray(), chosen, options);
-        return new ProbeResult(dim, classes, mean, invStd, final, chosen, bestAccuracy, grid, iterations, converged);
+        return new ProbeResult(dim, classes, fitted, mean, invStd, final, chosen, bestAccuracy, grid, iterations, converged);
     }
 
     static (int, bool) Minimise(SoftmaxRegression model, double[] theta, int[] rows, double lambda, ProbeOptions o) =>

@@ -156,5 +156,25 @@ public sealed class LinearProbeTests(ITestOutputHelper output)
         Assert.True(double.IsNaN(probe.ValidationAccuracy)); // no split: the largest lambda, unscored
         Assert.Equal(LinearProbe.DefaultLambdas.Max(), probe.Lambda);
         Assert.Throws<ArgumentException>(() => probe.Predict(x[..5]));
+        Assert.Contains("only class 0 occurs", Assert.Throws<ArgumentException>(() => LinearProbe.Fit(x, 4, new int[20], 2)).Message);
+    }
+
+    [Fact]
+    public void ClassAbsentFromTrainingGetsProbabilityZero()
+    {
+        // labels 0 and 2 of K = 3: the fit covers the two present classes and converges (an absent class's bias
+        // would otherwise run to -inf)
+        var (x, y01) = Blobs(60, 4, 2, separation: 3, noise: 1, seed: 11);
+        var y = y01.Select(v => v == 1 ? 2 : 0).ToArray();
+        var probe = LinearProbe.Fit(x, 4, y, 3);
+        Assert.Equal([0, 2], probe.FittedClasses);
+        Assert.True(probe.Converged);
+        var p = probe.Predict(x);
+        for (int i = 0; i < 60; i++)
+        {
+            Assert.Equal(0.0, p[i * 3 + 1]);
+            Assert.Equal(1.0, p[i * 3] + p[i * 3 + 2], 12);
+        }
+        Assert.True(Accuracy(p, y, 3) > 0.9);
     }
 }
