@@ -25,7 +25,7 @@ public static class DemoCommand
         var count = o.Add("count", 1000, "synthetic images (70% train, 10% val, 20% test)", v => v >= 100 ? null : "must be at least 100");
         var size = o.Add("size", 64, "image side in pixels", v => v is >= 32 and <= 256 && v % 8 == 0 ? null : "a multiple of 8 in [32, 256]");
         var steps = o.Add("steps", 300, "stage-1 steps", CommandOptions.Positive);
-        var promptSteps = o.Add("prompt-steps", 150, "stage-2 steps", CommandOptions.Positive);
+        var promptSteps = o.Add("prompt-steps", 200, "stage-2 steps", CommandOptions.Positive);
         var batch = o.Add("batch", 32, "stage-1 batch", v => v >= 2 ? null : "must be at least 2");
         var seed = o.Add("seed", 42, "seed for data, initialisation and training", CommandOptions.NonNegative);
         var device = new DeviceOptions(o);
@@ -76,8 +76,9 @@ public static class DemoCommand
         string promptDir = PromptRun.Run(device, new PromptOptions
         {
             Stage1 = pretrain.RunDirectory, TrainCsv = Csv("train"), ValCsv = Csv("val"), Data = source,
-            Context = 8, Init = ZeroShotClassifier.TemplatePrefix(template),
-            Stage2 = new Stage2Options { LearningRate = 0.05f, WarmupSteps = Math.Max(1, promptSteps / 10), TotalSteps = promptSteps, LogEvery = 10 },
+            // As many context tokens as the template's phrase has, so stage 2 starts from exactly the stage-1 prompts.
+            Context = Models.Text.BundledGpt2Tokenizer.Encode(ZeroShotClassifier.TemplatePrefix(template)).Length, Init = ZeroShotClassifier.TemplatePrefix(template),
+            Stage2 = new Stage2Options { LearningRate = 0.02f, WarmupSteps = Math.Max(1, promptSteps / 10), TotalSteps = promptSteps, LogEvery = 10 },
             Batch = batch, EvalEvery = Math.Max(1, promptSteps / 3), Out = Path.Combine(root, "prompt"), Seed = seed,
         }, resolved, log);
 

@@ -61,7 +61,7 @@ public static class PretrainRun
             ? Math.Max(1, (int)Math.Ceiling(epochs * loader.BatchesPerEpoch / o.Accumulate))
             : o.Stage1.TotalSteps;
         // A short run keeps the paper's warmup only as far as it goes: warmup longer than the run would never reach the peak lr.
-        var stage1 = o.Stage1 with { TotalSteps = totalSteps, WarmupSteps = Math.Min(o.Stage1.WarmupSteps, totalSteps), CheckpointDirectory = store };
+        var stage1 = o.Stage1 with { TotalSteps = totalSteps, WarmupSteps = Math.Min(o.Stage1.WarmupSteps, totalSteps - 1), CheckpointDirectory = store };
 
         using var model = CleftModel.Build(device, o.Model);
         using var trainer = new Stage1Trainer(model, stage1);

@@ -60,7 +60,7 @@ public static class PromptRun
         using var prompts = new PromptLearner(model, train.ClassNames, o.Context, o.Init);
         var loader = new DataLoader(new ImageDataset(train, PretrainRun.ImageSizes(model.Config.ImageSize)),
             new LoaderOptions(Math.Min(o.Batch, train.Count), Shuffle: true, Seed: o.Seed, Augment: o.Augment, DropLast: true, Workers: o.Workers));
-        using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps), CheckpointDirectory = store });
+        using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps - 1), CheckpointDirectory = store });
         var position = new DataPosition(0, 0);
         if (o.Resume && trainer.ResumeLatest() is { } resumed)
         {
