@@ -37,8 +37,11 @@ public static class EvalCommands
         public string Name(ParseResult r, string prefix, string csv) => r.GetValue(_name) ?? $"{prefix}-{Path.GetFileNameWithoutExtension(csv)}";
     }
 
+    /// <summary>CLIP's and CoOp's generic prompt: domain-neutral; chest data passes CheXpert's template.</summary>
+    public const string DefaultTemplate = "a photo of a {}";
+
     static Option<string> Template(CommandOptions o) =>
-        o.Add("template", "{}", "prompt template; {} is replaced by the lower-cased class name (e.g. \"a photo of {}\", or CheXpert's \"" +
+        o.Add("template", DefaultTemplate, "prompt template; {} is replaced by the lower-cased class name (CheXpert's: \"" +
             ZeroShotClassifier.ChexpertTemplate + "\"); ignored for a prompt run",
             v => v.Contains(ZeroShotClassifier.ClassSlot, StringComparison.Ordinal) ? null : "must contain {}");
 

@@ -27,7 +27,7 @@ public static class PretrainCommand
         var keep = o.Add("keep-best", 2, "checkpoints kept by validation loss (plus the last)", CommandOptions.NonNegative);
         var logEvery = o.Add("log-every", 10, "steps between logged metrics and progress lines", CommandOptions.Positive);
         var evalEvery = o.Add("eval-every", 1000, "steps between validation + checkpoint (0: at the end only)", CommandOptions.NonNegative);
-        var noAugment = o.Flag("no-augment", "no train augmentation (flip, affine, intensity): the eval transform only");
+        var augment = new AugmentOptions(o);
         var skipBad = o.Flag("skip-bad-images", "skip unreadable images (reported at the end) instead of stopping");
         var workers = o.Add("workers", 2, "image decoding threads", CommandOptions.Positive);
         var outDir = o.OptionalString("out", "run folder (config.json, metrics.jsonl, checkpoints/, plots/)", required: true);
@@ -45,7 +45,7 @@ public static class PretrainCommand
                     KeepBest = r.GetValue(keep), LogEvery = r.GetValue(logEvery),
                 },
                 Epochs = r.GetValue(epochs), Batch = r.GetValue(batch), Accumulate = r.GetValue(accumulate),
-                Augment = !r.GetValue(noAugment), SkipBadImages = r.GetValue(skipBad), Workers = r.GetValue(workers),
+                Augmentation = augment.Steps(r), SkipBadImages = r.GetValue(skipBad), Workers = r.GetValue(workers),
                 EvalEvery = r.GetValue(evalEvery), Out = r.GetValue(outDir)!, Resume = r.GetValue(resume),
             };
             using var dev = device.Create(r);

@@ -17,7 +17,7 @@ public static class PromptCommand
         var data = new DataOptions(o, labels: true);
         var context = o.Add("context", 30, "learnable context tokens N (the released code: 30)", CommandOptions.Positive);
         var init = o.OptionalString("init", "phrase whose token embeddings start the context (default: the --template's text before {})");
-        var template = o.Add("template", ZeroShotClassifier.ChexpertTemplate, "the hand-written prompt the context replaces ({} = class name); its prefix is the default --init",
+        var template = o.Add("template", EvalCommands.DefaultTemplate, $"the hand-written prompt the context replaces ({{}} = class name; CheXpert's: \"{ZeroShotClassifier.ChexpertTemplate}\"); its text before {{}} is the default --init",
             v => v.Contains(ZeroShotClassifier.ClassSlot, StringComparison.Ordinal) ? null : "must contain {}");
         var lr = o.Add("lr", 1e-4f, "SGD learning rate (the released code: 1e-4)", CommandOptions.Positive);
         var momentum = o.Add("momentum", 0.9f, "SGD momentum", CommandOptions.Probability);
@@ -27,7 +27,7 @@ public static class PromptCommand
         var batch = o.Add("batch", 32, "images per step", CommandOptions.Positive);
         var logEvery = o.Add("log-every", 10, "steps between logged metrics", CommandOptions.Positive);
         var evalEvery = o.Add("eval-every", 500, "steps between validation + checkpoint (0: at the end only)", CommandOptions.NonNegative);
-        var noAugment = o.Flag("no-augment", "no train augmentation");
+        var augment = new AugmentOptions(o);
         var workers = o.Add("workers", 2, "image decoding threads", CommandOptions.Positive);
         var seed = o.Add("seed", 42, "shuffling and augmentation seed", CommandOptions.NonNegative);
         var device = new DeviceOptions(o);
@@ -44,7 +44,7 @@ public static class PromptCommand
                     LearningRate = r.GetValue(lr), Momentum = r.GetValue(momentum), WeightDecay = r.GetValue(wd),
                     WarmupSteps = r.GetValue(warmup), TotalSteps = r.GetValue(steps), LogEvery = r.GetValue(logEvery),
                 },
-                Batch = r.GetValue(batch), Augment = !r.GetValue(noAugment), Workers = r.GetValue(workers), EvalEvery = r.GetValue(evalEvery),
+                Batch = r.GetValue(batch), Augmentation = augment.Steps(r), Workers = r.GetValue(workers), EvalEvery = r.GetValue(evalEvery),
                 Out = r.GetValue(outDir)!, Resume = r.GetValue(resume), Seed = (ulong)r.GetValue(seed),
             };
             if (options.Init.Length == 0) throw new CliUsageException("the template has no text before {}: give the context's starting phrase with --init");

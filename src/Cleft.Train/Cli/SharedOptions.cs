@@ -84,3 +84,30 @@ public sealed class ModelOptions
     /// <summary>Folders become absolute (a run folder must work from any directory); preset names stay.</summary>
     static string Resolve(string source) => Directory.Exists(source) ? Path.GetFullPath(source) : source;
 }
+
+/// <summary>The train augmentation's steps, each switchable by its probability (0 = off); defaults are the recipe's.</summary>
+public sealed class AugmentOptions
+{
+    readonly Option<float> _crop, _jitter, _blur, _affine, _flip;
+    readonly Option<bool> _none;
+
+    public AugmentOptions(CommandOptions o)
+    {
+        var d = new PreprocessOptions();
+        static string? P(float v) => v is >= 0 and <= 1 ? null : "must be a probability in [0, 1]";
+        _crop = o.Add("aug-crop", (float)d.RandomCrop.Probability, "probability of a random (not centred) crop position", P);
+        _jitter = o.Add("aug-jitter", (float)d.ColorJitter.Probability, "probability of brightness/contrast jitter (0.2 each)", P);
+        _blur = o.Add("aug-blur", (float)d.GaussianBlur.Probability, "probability of a 7x7 Gaussian blur (sigma 0.1..2)", P);
+        _affine = o.Add("aug-affine", (float)d.RandomAffine.Probability, "probability of the random affine (10 deg, scale 0.8..1.1, translate 0.0625)", P);
+        _flip = o.Add("aug-flip", (float)d.HorizontalFlip.Probability, "probability of a horizontal flip", P);
+        _none = o.Flag("no-augment", "no train augmentation at all: the eval transform only");
+    }
+
+    /// <summary>Null when augmentation is off; otherwise the steps (sizes are set by the run).</summary>
+    public PreprocessOptions? Steps(ParseResult r) => r.GetValue(_none) ? null : new PreprocessOptions
+    {
+        RandomCrop = new(r.GetValue(_crop), r.GetValue(_crop) > 0), ColorJitter = new(r.GetValue(_jitter), r.GetValue(_jitter) > 0),
+        GaussianBlur = new(r.GetValue(_blur), r.GetValue(_blur) > 0), RandomAffine = new(r.GetValue(_affine), r.GetValue(_affine) > 0),
+        HorizontalFlip = new(r.GetValue(_flip), r.GetValue(_flip) > 0),
+    };
+}

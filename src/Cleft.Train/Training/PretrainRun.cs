@@ -21,7 +21,8 @@ public sealed record PretrainOptions
     public double? Epochs { get; init; }
     public int Batch { get; init; } = 72;
     public int Accumulate { get; init; } = 1;
-    public bool Augment { get; init; } = true;
+    /// <summary>The train augmentation's steps (null: none, the eval transform).</summary>
+    public PreprocessOptions? Augmentation { get; init; } = new();
     public bool SkipBadImages { get; init; }
     public int Workers { get; init; } = 2;
     /// <summary>Validation loss and a checkpoint every this many steps (0: at the end only).</summary>
@@ -54,9 +55,9 @@ public static class PretrainRun
         if (!o.Resume && File.Exists(Path.Combine(store, CheckpointStore.IndexFile)))
             throw new ArgumentException($"{run.Root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
 
-        var preprocess = ImageSizes(o.Model.ImageSize);
+        var preprocess = ImageSizes(o.Model.ImageSize, o.Augmentation);
         var loader = new DataLoader(new ImageDataset(train, preprocess, o.SkipBadImages),
-            new LoaderOptions(o.Batch, Shuffle: true, Seed: o.Model.Seed, Augment: o.Augment, DropLast: true, Workers: o.Workers));
+            new LoaderOptions(o.Batch, Shuffle: true, Seed: o.Model.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers));
         int totalSteps = o.Epochs is { } epochs
             ? Math.Max(1, (int)Math.Ceiling(epochs * loader.BatchesPerEpoch / o.Accumulate))
             : o.Stage1.TotalSteps;
@@ -135,7 +136,8 @@ public static class PretrainRun
     }
 
     /// <summary>The loader geometry for a model input of <paramref name="size"/> px: CLEFT's 256 -> 224 ratio.</summary>
-    public static PreprocessOptions ImageSizes(int size) => new((int)Math.Round(size * 256.0 / 224.0), size);
+    public static PreprocessOptions ImageSizes(int size, PreprocessOptions? steps = null) =>
+        (steps ?? new PreprocessOptions()) with { LoadSize = (int)Math.Round(size * 256.0 / 224.0), CropSize = size };
 
     /// <summary>Batches from <paramref name="from"/> on, across epochs, each with the position after it.</summary>
     internal static IEnumerable<(ImageBatch Batch, DataPosition Next)> Stream(DataLoader loader, DataPosition from)

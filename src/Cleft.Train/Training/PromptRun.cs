@@ -23,7 +23,8 @@ public sealed record PromptOptions
     public required string Init { get; init; }
     public Stage2Options Stage2 { get; init; } = new();
     public int Batch { get; init; } = 32;
-    public bool Augment { get; init; } = true;
+    /// <summary>The train augmentation's steps (null: none, the eval transform).</summary>
+    public PreprocessOptions? Augmentation { get; init; } = new();
     public int Workers { get; init; } = 2;
     public int EvalEvery { get; init; } = 500;
     public required string Out { get; init; }
@@ -58,8 +59,8 @@ public static class PromptRun
         string modelDir = Path.GetFullPath(RunFolder.ModelDirectory(o.Stage1));
         using var model = CleftModel.Load(device, modelDir);
         using var prompts = new PromptLearner(model, train.ClassNames, o.Context, o.Init);
-        var loader = new DataLoader(new ImageDataset(train, PretrainRun.ImageSizes(model.Config.ImageSize)),
-            new LoaderOptions(Math.Min(o.Batch, train.Count), Shuffle: true, Seed: o.Seed, Augment: o.Augment, DropLast: true, Workers: o.Workers));
+        var loader = new DataLoader(new ImageDataset(train, PretrainRun.ImageSizes(model.Config.ImageSize, o.Augmentation)),
+            new LoaderOptions(Math.Min(o.Batch, train.Count), Shuffle: true, Seed: o.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers));
         using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps - 1), CheckpointDirectory = store });
         var position = new DataPosition(0, 0);
         if (o.Resume && trainer.ResumeLatest() is { } resumed)
