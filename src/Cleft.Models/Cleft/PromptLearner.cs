@@ -17,6 +17,13 @@ namespace Cleft.Models.Recipe;
 /// </summary>
 public sealed class PromptLearner : Module
 {
+    /// <summary>
+    /// Paper: frozen encoders, cross-entropy over the class prompts. ReleasedCode: what CLEFT's released stage-2
+    /// script actually runs — the image tower trains too, and the loss is the symmetric InfoNCE between each
+    /// image and its own class prompt's embedding (images of one class in a batch are each other's negatives).
+    /// </summary>
+    public enum Variant { Paper, ReleasedCode }
+
     readonly IntTensor _tokens, _index, _mask, _gather;
     readonly int _length;
     readonly Parameter[] _frozen; // model parameters that required grad before this learner froze them
@@ -25,7 +32,8 @@ public sealed class PromptLearner : Module
     /// <param name="classNames">Class names in label order; lowercased as in the hand-written prompts.</param>
     /// <param name="contextLength">N, the number of learnable context vectors (the released code uses 30).</param>
     /// <param name="initText">The phrase whose token embeddings initialise the context.</param>
-    public PromptLearner(CleftModel model, IReadOnlyList<string> classNames, int contextLength, string initText)
+    /// <param name="variant">The paper's stage 2 (default) or the released code's.</param>
+    public PromptLearner(CleftModel model, IReadOnlyList<string> classNames, int contextLength, string initText, Variant variant = Variant.Paper)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -82,7 +90,20 @@ public sealed class PromptLearner : Module
         _frozen = model.Parameters().Where(p => p.RequiresGrad).ToArray();
         model.RequiresGrad(false);
         model.ZeroGrad(); // stage-1 gradients left in the frozen tensors would look like stage-2 ones
+        Mode = variant;
+        // The released code unfreezes the vision tower; its final LayerNorm stays out (CLEFT pools before it).
+        var offPath = model.Image.Vit.FinalNorm.Parameters().ToHashSet(ReferenceEqualityComparer.Instance);
+        var image = variant == Variant.ReleasedCode
+            ? model.Image.NamedParameters("image.").Where(x => !offPath.Contains(x.Param)).ToList()
+            : [];
+        foreach (var (_, p) in image) p.RequiresGrad = true;
+        TrainedParameters = [("ctx", Context), .. image];
     }
+
+    public Variant Mode { get; }
+
+    /// <summary>What stage 2 optimises and checkpoints, by name: the context, plus the image tower for <see cref="Variant.ReleasedCode"/>.</summary>
+    public IReadOnlyList<(string Name, Parameter Param)> TrainedParameters { get; }
 
     public CleftModel Model { get; }
     public IReadOnlyList<string> ClassNames { get; }
@@ -104,12 +125,14 @@ public sealed class PromptLearner : Module
     }
 
     /// <summary>
-    /// Zero-shot classification loss of images [B, 3, S, S] with labels in [0, K): CE over cos(image, class) x
-    /// exp(logit_scale). The image tower runs without a graph (it is frozen).
+    /// The stage-2 loss of images [B, 3, S, S] with labels in [0, K). Paper: CE over cos(image, class) x
+    /// exp(logit_scale), the image tower without a graph (it is frozen). ReleasedCode: see <see cref="Variant"/>.
     /// </summary>
     public Tensor Loss(float[] pixels, IntTensor labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
+        if (Mode == Variant.ReleasedCode)
+            return Model.Head.Forward(Model.Image.Forward(Model.Pixels(pixels, labels.Shape[0])), Ops.IndexSelect(ClassEmbeddings(), labels));
         Tensor img;
         using (GradMode.NoGrad()) img = Model.EncodeImages(Model.Pixels(pixels, labels.Shape[0]));
         return Ops.ClassificationLoss(img, Ops.L2Normalize(ClassEmbeddings()), labels, Model.LogitScale.Value);

@@ -30,6 +30,8 @@ public static class PromptCommand
         var augment = new AugmentOptions(o);
         var workers = o.Add("workers", 2, "image decoding threads", CommandOptions.Positive);
         var seed = o.Add("seed", 42, "shuffling and augmentation seed", CommandOptions.NonNegative);
+        var variant = o.Add("variant", "paper", "paper: frozen encoders, cross-entropy over the class prompts; code: the released script's run (image tower trained too, InfoNCE against each image's class prompt)",
+            v => v is "paper" or "code" ? null : "paper or code");
         var device = new DeviceOptions(o);
         var outDir = o.OptionalString("out", "run folder for the prompts (config.json, metrics.jsonl, checkpoints/, plots/)", required: true);
         var resume = o.Flag("resume", "continue the prompt run in --out from its last checkpoint");
@@ -46,6 +48,7 @@ public static class PromptCommand
                 },
                 Batch = r.GetValue(batch), Augmentation = augment.Steps(r), Workers = r.GetValue(workers), EvalEvery = r.GetValue(evalEvery),
                 Out = r.GetValue(outDir)!, Resume = r.GetValue(resume), Seed = (ulong)r.GetValue(seed),
+                Variant = r.GetValue(variant) == "code" ? PromptLearner.Variant.ReleasedCode : PromptLearner.Variant.Paper,
             };
             if (options.Init.Length == 0) throw new CliUsageException("the template has no text before {}: give the context's starting phrase with --init");
             using var dev = device.Create(r);

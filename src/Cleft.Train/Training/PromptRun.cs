@@ -30,17 +30,18 @@ public sealed record PromptOptions
     public required string Out { get; init; }
     public bool Resume { get; init; }
     public ulong Seed { get; init; } = 42;
+    public PromptLearner.Variant Variant { get; init; } = PromptLearner.Variant.Paper;
 }
 
 /// <summary>prompt.json: which stage-1 model the context belongs to and how the prompts are laid out.</summary>
-public sealed record PromptSpec(string Stage1Model, string[] Classes, int Context, string Init)
+public sealed record PromptSpec(string Stage1Model, string[] Classes, int Context, string Init, PromptLearner.Variant Variant = PromptLearner.Variant.Paper)
 {
     public const string FileName = "prompt.json";
 }
 
 /// <summary>
-/// Stage 2 (the paper's version) from a labelled CSV into a run folder: the stage-1 model frozen in eval mode,
-/// <see cref="PromptLearner"/>'s N context vectors trained with the zero-shot cross-entropy by SGD, the
+/// Stage 2 from a labelled CSV into a run folder: the stage-1 model frozen in eval mode, <see cref="PromptLearner"/>'s
+/// N context vectors trained with the zero-shot cross-entropy by SGD (or the released code's variant), the
 /// validation loss and accuracy every <see cref="PromptOptions.EvalEvery"/> steps, checkpoints and exact resume
 /// as in stage 1. <see cref="LoadClassifier"/> turns the run folder back into a zero-shot classifier.
 /// </summary>
@@ -58,7 +59,7 @@ public static class PromptRun
 
         string modelDir = Path.GetFullPath(RunFolder.ModelDirectory(o.Stage1));
         using var model = CleftModel.Load(device, modelDir);
-        using var prompts = new PromptLearner(model, train.ClassNames, o.Context, o.Init);
+        using var prompts = new PromptLearner(model, train.ClassNames, o.Context, o.Init, o.Variant);
         var loader = new DataLoader(new ImageDataset(train, PretrainRun.ImageSizes(model.Config.ImageSize, o.Augmentation)),
             new LoaderOptions(Math.Min(o.Batch, train.Count), Shuffle: true, Seed: o.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers));
         using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps - 1), CheckpointDirectory = store });
@@ -71,7 +72,7 @@ public static class PromptRun
         }
         run.WriteConfig("prompt", resolved, $"{device.Name} ({device.Description})");
         RunFolder.AtomicWrite(run.PathOf(PromptSpec.FileName),
-            JsonSerializer.Serialize(new PromptSpec(modelDir, [.. train.ClassNames], o.Context, o.Init), new JsonSerializerOptions { WriteIndented = true }));
+            JsonSerializer.Serialize(new PromptSpec(modelDir, [.. train.ClassNames], o.Context, o.Init, o.Variant), new JsonSerializerOptions { WriteIndented = true }));
         int total = o.Stage2.TotalSteps;
         log.WriteLine($"prompt: {o.Context} context tokens for {train.ClassNames.Count} classes ({string.Join(", ", train.ClassNames)}), " +
             $"{train.Count} training images; {total} steps on {device.Name}; stage-1 model {modelDir}; run folder {run.Root}");
@@ -157,7 +158,7 @@ public static class PromptRun
         var model = CleftModel.Load(device, spec.Stage1Model);
         try
         {
-            using var prompts = new PromptLearner(model, spec.Classes, spec.Context, spec.Init);
+            using var prompts = new PromptLearner(model, spec.Classes, spec.Context, spec.Init, spec.Variant);
             string stateFile = Path.Combine(dir, TrainerState.StateFile);
             var saved = JsonSerializer.Deserialize<TrainerState.Saved>(File.ReadAllText(stateFile))
                 ?? throw new InvalidDataException($"{stateFile}: empty trainer state");

@@ -50,7 +50,7 @@ public sealed class Stage2Trainer : IDisposable
         Prompts = prompts;
         Options = options;
         _schedule = new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
-        _optimizer = new Sgd([prompts.Context], options.LearningRate, options.Momentum, options.WeightDecay);
+        _optimizer = new Sgd(prompts.TrainedParameters.Select(x => x.Param).ToArray(), options.LearningRate, options.Momentum, options.WeightDecay);
         prompts.Model.Eval();
         Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
         // The whole CLEFT model is frozen here, so its fingerprint covers the stage-1 weights the context was learned on.
@@ -124,18 +124,27 @@ public sealed class Stage2Trainer : IDisposable
         return (dir, Resume(dir));
     }
 
+    /// <summary>Writes what stage 2 trained (the context "ctx", and "image.*" for the released code's variant).</summary>
     public static void SaveContext(string directory, PromptLearner prompts) =>
-        SafetensorsWriter.Write(Path.Combine(directory, ContextFile), [new SafetensorsWriter.Item("ctx", prompts.Context.Shape, prompts.Context.ToArray())]);
+        SafetensorsWriter.Write(Path.Combine(directory, ContextFile),
+            prompts.TrainedParameters.Select(x => new SafetensorsWriter.Item(x.Name, x.Param.Shape, x.Param.ToArray())));
 
-    /// <summary>Loads the learned context into <paramref name="prompts"/>; its shape must match.</summary>
+    /// <summary>Loads what <see cref="SaveContext"/> wrote; names and shapes must match the learner's exactly.</summary>
     public static void LoadContext(string directory, PromptLearner prompts)
     {
         string path = Path.Combine(directory, ContextFile);
         using var file = SafetensorsFile.Open(path);
-        if (!file.Entries.TryGetValue("ctx", out var e)) throw new InvalidDataException($"{path}: no 'ctx' tensor");
-        if (!e.Shape.SequenceEqual(prompts.Context.Shape))
-            throw new InvalidDataException($"{path}: context is [{string.Join(",", e.Shape)}], the prompt learner's is {prompts.Context.ShapeString}");
-        prompts.Context.Load(file.ReadFloats("ctx"));
+        var expected = prompts.TrainedParameters.ToDictionary(x => x.Name, x => x.Param);
+        var missing = expected.Keys.Where(k => !file.Entries.ContainsKey(k)).ToList();
+        var extra = file.Entries.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        if (missing.Count > 0 || extra.Count > 0)
+            throw new InvalidDataException($"{path}: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", extra)}] (another stage-2 variant?)");
+        foreach (var (name, p) in expected)
+        {
+            if (!file.Entries[name].Shape.SequenceEqual(p.Shape))
+                throw new InvalidDataException($"{path}: '{name}' is [{string.Join(",", file.Entries[name].Shape)}], the prompt learner's is {p.ShapeString}");
+            p.Load(file.ReadFloats(name));
+        }
     }
 
     public void Dispose() => _optimizer.Dispose();

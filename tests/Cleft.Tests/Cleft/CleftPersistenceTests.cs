@@ -140,4 +140,31 @@ public sealed class CleftPersistenceTests
         Assert.Equal(3, resumed.Step);
         Assert.Equal(straight, Steps(resumed, 3, 6));
     }
+
+    [Fact]
+    public void ReleasedCodeVariantTrainsTheImageTowerAndCheckpointsIt()
+    {
+        using var dir = new Gpt2Fixture.TempDir();
+        using var dev = new CpuBackend();
+        var spec = TinySpec with { TextDropout = false };
+        using var model = CleftModel.Build(dev, spec);
+        var wteBefore = model.Text.Transformer.Wte.ToArray();
+        var patchBefore = model.Image.Vit.NamedParameters().First().Param.ToArray();
+        using var prompts = new PromptLearner(model, ["ring", "bar", "square"], 4, "a photo of a", PromptLearner.Variant.ReleasedCode);
+        Assert.Contains(prompts.TrainedParameters, x => x.Name.StartsWith("image.vit.", StringComparison.Ordinal));
+        using var trainer = new Stage2Trainer(prompts, new Stage2Options { LearningRate = 0.05f, WarmupSteps = 0, TotalSteps = 5, CheckpointDirectory = dir });
+        for (int s = 0; s < 3; s++) Assert.True(float.IsFinite(trainer.TrainStep(TinyPixels(4, 300 + (ulong)s), [0, 1, 2, 0])));
+        Assert.NotEqual(patchBefore, model.Image.Vit.NamedParameters().First().Param.ToArray());
+        Assert.Equal(wteBefore, model.Text.Transformer.Wte.ToArray()); // the text tower stays frozen
+        string checkpoint = trainer.SaveCheckpoint();
+
+        using var dev2 = new CpuBackend();
+        using var model2 = CleftModel.Build(dev2, spec);
+        using var prompts2 = new PromptLearner(model2, ["ring", "bar", "square"], 4, "a photo of a", PromptLearner.Variant.ReleasedCode);
+        Stage2Trainer.LoadContext(checkpoint, prompts2);
+        Assert.Equal(model.Image.Vit.NamedParameters().First().Param.ToArray(), model2.Image.Vit.NamedParameters().First().Param.ToArray());
+        using var paper = new PromptLearner(CleftModel.Build(dev2, spec), ["ring", "bar", "square"], 4, "a photo of a");
+        Assert.Throws<InvalidDataException>(() => Stage2Trainer.LoadContext(checkpoint, paper)); // the paper's learner has no image.* to load
+        paper.Model.Dispose();
+    }
 }
