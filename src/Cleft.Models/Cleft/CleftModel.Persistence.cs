@@ -111,12 +111,13 @@ public sealed partial class CleftModel
     }
 
     /// <summary>
-    /// An inference-ready model from a saved model directory (a checkpoint): rebuilds the towers from its
-    /// model.json, refuses a frozen base whose fingerprint differs from the saved one (naming both), loads the
-    /// trained weights and switches to eval mode.
+    /// An inference-ready model from a run folder (its best checkpoint by validation loss, else its last) or a
+    /// saved model directory (a checkpoint): rebuilds the towers from model.json, refuses a frozen base whose
+    /// fingerprint differs from the saved one (naming both), loads the trained weights, switches to eval mode.
     /// </summary>
     public static CleftModel Load(IBackend device, string directory)
     {
+        directory = ResolveDirectory(directory);
         var (spec, saved) = CleftModelSpec.Read(Path.Combine(directory, CleftModelSpec.FileName));
         var model = Build(device, spec);
         try
@@ -128,6 +129,25 @@ public sealed partial class CleftModel
         }
         catch { model.Dispose(); throw; }
     }
+
+    /// <summary>The folder holding the weights: <paramref name="path"/> itself when it has them, else the best (lowest
+    /// validation loss) or last checkpoint listed in <paramref name="path"/>/checkpoints/checkpoints.json.</summary>
+    public static string ResolveDirectory(string path)
+    {
+        if (File.Exists(Path.Combine(path, WeightsFile)) && File.Exists(Path.Combine(path, CleftModelSpec.FileName))) return path;
+        string index = Path.Combine(path, "checkpoints", "checkpoints.json");
+        if (!File.Exists(index))
+            throw new ArgumentException($"{path}: not a run folder with checkpoints (no checkpoints/checkpoints.json) nor a checkpoint folder (no {WeightsFile})");
+        List<SavedCheckpoint>? entries;
+        try { entries = System.Text.Json.JsonSerializer.Deserialize<List<SavedCheckpoint>>(File.ReadAllText(index)); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{index}: not a valid checkpoint index: {e.Message}", e); }
+        var pick = entries?.Where(e => e.ValLoss is not null).MinBy(e => e.ValLoss) ?? entries?.MaxBy(e => e.Step)
+            ?? throw new ArgumentException($"{index}: the run has no checkpoint yet");
+        return Path.Combine(path, "checkpoints", pick.Name);
+    }
+
+    /// <summary>The fields of a checkpoint index entry that choosing one needs (the index is written by the trainers' CheckpointStore).</summary>
+    sealed record SavedCheckpoint(string Name, int Step, float? ValLoss);
 
     /// <summary>Throws when the frozen base differs from the one <paramref name="source"/> was trained on.</summary>
     public static void CheckFingerprint(string actual, string? expected, string source)

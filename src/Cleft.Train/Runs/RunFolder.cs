@@ -49,18 +49,8 @@ public sealed class RunFolder
         AtomicWrite(PathOf(ConfigFile), json.ToJsonString(Indented));
     }
 
-    /// <summary>The checkpoint an evaluation should use: the best by validation loss, else the last.</summary>
-    public static string ModelDirectory(string runOrCheckpoint)
-    {
-        if (File.Exists(Path.Combine(runOrCheckpoint, CleftModel.WeightsFile)) && File.Exists(Path.Combine(runOrCheckpoint, CleftModelSpec.FileName)))
-            return runOrCheckpoint;
-        string store = Path.Combine(runOrCheckpoint, CheckpointFolder);
-        if (!File.Exists(Path.Combine(store, CheckpointStore.IndexFile)))
-            throw new ArgumentException($"{runOrCheckpoint}: not a run folder with checkpoints, nor a checkpoint folder (no {CheckpointFolder}/{CheckpointStore.IndexFile}, no {CleftModel.WeightsFile})");
-        var s = new CheckpointStore(store);
-        var pick = s.Best ?? s.Last ?? throw new ArgumentException($"{store}: the run has no checkpoint yet");
-        return s.PathOf(pick);
-    }
+    /// <summary>The checkpoint an evaluation should use: the best by validation loss, else the last (see <see cref="CleftModel.ResolveDirectory"/>).</summary>
+    public static string ModelDirectory(string runOrCheckpoint) => CleftModel.ResolveDirectory(runOrCheckpoint);
 
     public static void AtomicWrite(string path, string text)
     {

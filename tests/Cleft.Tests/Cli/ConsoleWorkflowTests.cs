@@ -106,4 +106,28 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
         Assert.Equal(1, code);
         Assert.Contains("fingerprint", err);
     }
+
+    [Fact]
+    public void HuggingFaceFoldersAreLoadedAndRecorded()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 24, seed: 5);
+        string vit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "vit_tiny"), gpt2 = Path.Combine(AppContext.BaseDirectory, "Fixtures", "gpt2_tiny");
+        string run = dir.File("run");
+        string[] args = ["pretrain", "--train", train, "--out", run, "--vision", vit, "--text", "tiny", "--image-size", "16", "--embed-dim", "16",
+            "--max-tokens", "12", "--steps", "2", "--batch", "8", "--caption-col", "text", "--image-col", "file", "--device", "cpu"];
+        var (code, _, err) = CliHarness.Run(args);
+        Assert.True(code == 0, err);
+        var spec = Cleft.Models.Recipe.CleftModelSpec.Read(Path.Combine(run, "model.json")).Spec;
+        Assert.Equal(Path.GetFullPath(vit), spec.Vision);
+        using (var dev = new Cleft.Kernels.Cpu.CpuBackend())
+        using (var loaded = Cleft.Models.Recipe.CleftModel.Load(dev, run))
+            Assert.Equal(32, loaded.Config.Vision.HiddenSize); // the folder's config, not a preset's
+
+        // A GPT-2 folder with its own small vocabulary and no vocab.json cannot use GPT-2's BPE: a clear error, no run.
+        string[] withText = [.. args.Select(a => a == "tiny" ? gpt2 : a).Select(a => a == run ? dir.File("run2") : a)];
+        (code, _, err) = CliHarness.Run(withText);
+        Assert.Equal(1, code);
+        Assert.Contains("--tokenizer", err);
+    }
 }
