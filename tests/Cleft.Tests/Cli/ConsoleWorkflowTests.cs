@@ -63,16 +63,7 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
         Assert.Equal(Enumerable.Range(1, steps), expected.Select(x => x.Step));
 
         string killed = dir.File("killed");
-        using (var child = CliHarness.Start(Pretrain(train, killed, steps, dropout)))
-        {
-            string index = Path.Combine(killed, RunFolder.CheckpointFolder, "checkpoints.json");
-            var deadline = DateTime.UtcNow.AddMinutes(2);
-            // Kill once a checkpoint exists and the run has gone past it: the resume must replay the lost steps.
-            while (!child.HasExited && DateTime.UtcNow < deadline && !(File.Exists(index) && Losses(killed).Count >= 6)) Thread.Sleep(20);
-            Assert.False(child.HasExited, "the child finished before it could be killed: " + child.StandardError.ReadToEnd());
-            child.Kill(entireProcessTree: true);
-            child.WaitForExit();
-        }
+        KillOnceCheckpointedAndPast(Pretrain(train, killed, steps, dropout), killed);
         int loggedBeforeKill = Losses(killed).Count;
         (code, var output, err) = CliHarness.Run(Pretrain(train, killed, steps, [.. dropout, "--resume"]));
         log.WriteLine(output);
@@ -82,6 +73,40 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
         log.WriteLine($"killed after {loggedBeforeKill} logged steps");
         Assert.Equal(expected.Select(x => x.Step), resumed.Select(x => x.Step));
         Assert.Equal(expected.Select(x => x.Loss), resumed.Select(x => x.Loss)); // bit for bit
+    }
+
+    /// <summary>Runs the console as a child and SIGKILLs it once a checkpoint exists and it has logged steps past it.</summary>
+    static void KillOnceCheckpointedAndPast(string[] args, string run)
+    {
+        using var child = CliHarness.Start(args);
+        string index = Path.Combine(run, RunFolder.CheckpointFolder, "checkpoints.json");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!child.HasExited && DateTime.UtcNow < deadline && !(File.Exists(index) && Losses(run).Count >= 6)) Thread.Sleep(20);
+        Assert.False(child.HasExited, "the child finished before it could be killed: " + child.StandardError.ReadToEnd());
+        child.Kill(entireProcessTree: true);
+        child.WaitForExit();
+    }
+
+    [Fact]
+    public void KilledPromptLearningResumesBitForBit()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 60, seed: 6);
+        string stage1 = dir.File("stage1");
+        var (code, _, err) = CliHarness.Run(Pretrain(train, stage1, 3));
+        Assert.True(code == 0, err);
+        string[] Prompt(string outDir, params string[] extra) =>
+            ["prompt", "--run", stage1, "--train", train, "--image-col", "file", "--label-col", "kind", "--template", "a picture of a {}",
+             "--context", "4", "--steps", "14", "--batch", "12", "--lr", "0.05", "--warmup", "2", "--log-every", "1", "--eval-every", "4",
+             "--workers", "1", "--device", "cpu", "--out", outDir, .. extra];
+        (code, _, err) = CliHarness.Run(Prompt(dir.File("straight")));
+        Assert.True(code == 0, err);
+        var expected = Losses(dir.File("straight"));
+        KillOnceCheckpointedAndPast(Prompt(dir.File("killed")), dir.File("killed"));
+        (code, var output, err) = CliHarness.Run(Prompt(dir.File("killed"), "--resume"));
+        Assert.True(code == 0, err);
+        Assert.Contains("resumed from", output);
+        Assert.Equal(expected, Losses(dir.File("killed")));
     }
 
     [Fact]
