@@ -132,7 +132,7 @@ public static class EvalCommands
             var files = r.GetValue(images)!;
             var manifest = new Manifest("images", files.Select((f, i) => new ManifestEntry(Path.GetFullPath(f), "", -1, i + 1)).ToList(), names);
             var missing = manifest.Entries.Where(e => !File.Exists(e.ImagePath)).Select(e => $"image not found: {e.ImagePath}").ToList();
-            if (missing.Count > 0) throw new ManifestException("classify", missing);
+            if (missing.Count > 0) throw new ManifestException("image arguments", missing);
             var features = Features.Images(m.Model, manifest, TextWriter.Null);
             var scores = Metrics.ZeroShotEvaluation.Evaluate(features.Embeddings, classifier.ClassEmbeddings, features.EmbedDim,
                 new int[features.Count], m.Model.LogitScale.Read());

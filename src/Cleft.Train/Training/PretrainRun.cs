@@ -144,11 +144,15 @@ public static class PretrainRun
     {
         for (int e = from.Epoch; ; e++)
         {
+            int yielded = 0;
             foreach (var batch in loader.Epoch(e, e == from.Epoch ? from.Batch : 0))
             {
+                yielded++;
                 int b = batch.Batch + 1; // by index, not by count: batches whose images were all skipped are not yielded
                 yield return (batch, b == loader.BatchesPerEpoch ? new DataPosition(e + 1, 0) : new DataPosition(e, b));
             }
+            if (yielded == 0 && (e != from.Epoch || from.Batch == 0))
+                throw new InvalidDataException($"{loader.Dataset.Manifest.Name}: epoch {e} yielded no batch (every image was skipped as unreadable)");
         }
     }
 
