@@ -1,0 +1,108 @@
+using Cleft.Autograd.IO;
+using Cleft.Train.Data;
+using StbImageSharp;
+
+namespace Cleft.Fuzz;
+
+/// <summary>The binary formats: safetensors, PNG, JPEG and DICOM, with their seeds and readers.</summary>
+public static class BinaryFormats
+{
+    const long MB = 1 << 20;
+
+    /// <summary>
+    /// Open checks the header against the file, then every tensor is read: the raw bytes (at most the data section)
+    /// plus the float32 or int64 copy (at most 8 bytes per stored byte for I8), so 32 x the file is ample.
+    /// </summary>
+    public static FuzzFormat Safetensors(string fixtures, string scratch)
+    {
+        var seeds = new List<byte[]>
+        {
+            WriteSafetensors(scratch, "F32", [new("w", [3, 4], Ramp(12)), new("b", [4], Ramp(4))], new Dictionary<string, string> { ["format"] = "pt" }),
+            WriteSafetensors(scratch, "F16", [new("emb", [5, 2], Ramp(10)), new("empty", [0, 3], [])], null),
+            WriteSafetensors(scratch, "BF16", [new("x", [2, 2, 2], Ramp(8))], null),
+            File.ReadAllBytes(Path.Combine(fixtures, "safetensors_torch", "mixed.safetensors")),
+        };
+        string file = Path.Combine(scratch, "fuzz.safetensors");
+        return new FuzzFormat
+        {
+            Name = "safetensors", Seeds = seeds, Documented = [typeof(InvalidDataException)],
+            MemoryBound = input => 32 * input.Length + MB, MemoryRule = "32 x size + 1 MB",
+            Run = (input, _) =>
+            {
+                File.WriteAllBytes(file, input);
+                using var st = SafetensorsFile.Open(file);
+                foreach (var e in st.Entries.Values)
+                {
+                    if (e.Dtype is "I64" or "I32") st.ReadLongs(e.Name);
+                    else if (e.Dtype is "F32" or "F16" or "BF16" or "F64") st.ReadFloats(e.Name);
+                }
+                return "ok";
+            },
+        };
+    }
+
+    public static FuzzFormat Png()
+    {
+        var seeds = new List<byte[]> { EncodePng(16, 16, 1, 3), EncodePng(23, 7, 3, 5), EncodePng(64, 40, 1, 7) };
+        return Image("png", seeds);
+    }
+
+    public static FuzzFormat Jpeg(string fixtures) => Image("jpeg", [File.ReadAllBytes(Path.Combine(fixtures, "sample_64x40.jpg"))]);
+
+    /// <summary>Every uncompressed DICOM fixture (the reader refuses the others; those refusals are covered elsewhere).</summary>
+    public static FuzzFormat Dicom(string fixtures) => Image("dicom",
+        [.. Directory.GetFiles(Path.Combine(fixtures, "dicom"), "*.dcm").Order(StringComparer.Ordinal)
+            .Select(File.ReadAllBytes).Where(b => Readable(b))]);
+
+    /// <summary>
+    /// A decoded image costs up to ~16 bytes per pixel (stb's 8-bit copy, up to 4 components, then 3 float planes),
+    /// and a mutated header may legitimately claim any size up to ImageDecoder.DefaultMaxPixels from a file of a
+    /// few hundred bytes (stb fills what the data lack). So the bound is per declared pixel, with 2x headroom, on
+    /// top of 64 x the file (DICOM's uncompressed pixels, whose count the file length already bounds).
+    /// </summary>
+    static FuzzFormat Image(string name, IReadOnlyList<byte[]> seeds) => new()
+    {
+        Name = name, Seeds = seeds, Documented = [typeof(ImageLoadException)],
+        MemoryBound = input => 64 * input.Length + 16 * MB + 32 * DeclaredPixels(input),
+        MemoryRule = "64 x size + 16 MB + 32 B x declared pixels (<= 100 MP)",
+        Run = (input, _) => { ImageDecoder.Decode(input, "fuzz-input"); return "ok"; },
+    };
+
+    /// <summary>Width x height from the PNG/JPEG container (or stb's header reader), 0 when absent or over the limit.</summary>
+    static long DeclaredPixels(byte[] input)
+    {
+        long w = -1, h = -1;
+        if (ImageStructure.Inspect(input) is { } s) (w, h) = (s.Width, s.Height);
+        else
+        {
+            try { if (ImageInfo.FromStream(new MemoryStream(input)) is { } i) (w, h) = (i.Width, i.Height); }
+            catch (Exception e) when (e is not OutOfMemoryException) { }
+        }
+        long pixels = w > 0 && h > 0 && w <= ImageDecoder.DefaultMaxPixels && h <= ImageDecoder.DefaultMaxPixels ? w * h : 0;
+        return pixels <= ImageDecoder.DefaultMaxPixels ? pixels : 0;
+    }
+
+    static bool Readable(byte[] bytes)
+    {
+        try { ImageDecoder.Decode(bytes, "seed"); return true; }
+        catch (ImageLoadException) { return false; }
+    }
+
+    static float[] Ramp(int n) => [.. Enumerable.Range(0, n).Select(i => (i - n / 2) * 0.25f)];
+
+    static byte[] WriteSafetensors(string scratch, string dtype, SafetensorsWriter.Item[] items, Dictionary<string, string>? metadata)
+    {
+        string path = Path.Combine(scratch, $"seed-{dtype}.safetensors");
+        SafetensorsWriter.Write(path, items, dtype, metadata);
+        return File.ReadAllBytes(path);
+    }
+
+    static byte[] EncodePng(int width, int height, int channels, int step)
+    {
+        var pixels = new byte[width * height * channels];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(i * step);
+        using var ms = new MemoryStream();
+        PngWriter.Write(ms, pixels, width, height, channels);
+        return ms.ToArray();
+    }
+}
