@@ -26,7 +26,7 @@ public static class BinaryFormats
         return new FuzzFormat
         {
             Name = "safetensors", Seeds = seeds, Documented = [typeof(InvalidDataException)],
-            MemoryBound = input => 32 * input.Length + MB, MemoryRule = "32 x size + 1 MB",
+            SizeMultiple = 32, ConstantBytes = MB,
             Run = (input, _) =>
             {
                 File.WriteAllBytes(file, input);
@@ -49,22 +49,23 @@ public static class BinaryFormats
 
     public static FuzzFormat Jpeg(string fixtures) => Image("jpeg", [File.ReadAllBytes(Path.Combine(fixtures, "sample_64x40.jpg"))]);
 
-    /// <summary>Every uncompressed DICOM fixture (the reader refuses the others; those refusals are covered elsewhere).</summary>
+    /// <summary>
+    /// Every DICOM fixture the reader accepts. The refused ones (big-endian, compressed, colour, multi-frame) stop at
+    /// their transfer syntax or photometric check, so their mutants would exercise little beyond it.
+    /// </summary>
     public static FuzzFormat Dicom(string fixtures) => Image("dicom",
         [.. Directory.GetFiles(Path.Combine(fixtures, "dicom"), "*.dcm").Order(StringComparer.Ordinal)
-            .Select(File.ReadAllBytes).Where(b => Readable(b))]);
+            .Select(File.ReadAllBytes).Where(Readable)]);
 
     /// <summary>
-    /// A decoded image costs up to ~16 bytes per pixel (stb's 8-bit copy, up to 4 components, then 3 float planes),
-    /// and a mutated header may legitimately claim any size up to ImageDecoder.DefaultMaxPixels from a file of a
-    /// few hundred bytes (stb fills what the data lack). So the bound is per declared pixel, with 2x headroom, on
-    /// top of 64 x the file (DICOM's uncompressed pixels, whose count the file length already bounds).
+    /// Beyond the declared pixels (see <see cref="FuzzFormat.DeclaredPixels"/>): 64 x the file covers DICOM's
+    /// uncompressed pixels (4-byte floats from 1- or 2-byte samples, whose count the file length bounds) and the
+    /// container walk; 1 MB the decoder's fixed tables and the exception.
     /// </summary>
     static FuzzFormat Image(string name, IReadOnlyList<byte[]> seeds) => new()
     {
         Name = name, Seeds = seeds, Documented = [typeof(ImageLoadException)],
-        MemoryBound = input => 64 * input.Length + 16 * MB + 32 * DeclaredPixels(input),
-        MemoryRule = "64 x size + 16 MB + 32 B x declared pixels (<= 100 MP)",
+        SizeMultiple = 64, ConstantBytes = MB, DeclaredPixels = DeclaredPixels,
         Run = (input, _) => { ImageDecoder.Decode(input, "fuzz-input"); return "ok"; },
     };
 

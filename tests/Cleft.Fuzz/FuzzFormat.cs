@@ -18,7 +18,24 @@ public sealed class FuzzFormat
     /// reader); returns the outcome when nothing is thrown ("ok", or e.g. "exit 2" for the console).
     /// </summary>
     public required Func<byte[], int, string> Run { get; init; }
-    /// <summary>Bytes a case may allocate, given its input; and the same rule in words for the report.</summary>
-    public required Func<byte[], long> MemoryBound { get; init; }
-    public required string MemoryRule { get; init; }
+    /// <summary>A case may allocate <see cref="SizeMultiple"/> x its input's size + <see cref="ConstantBytes"/> (+ the pixel term).</summary>
+    public required int SizeMultiple { get; init; }
+    public required long ConstantBytes { get; init; }
+    /// <summary>
+    /// Images: the width x height the header declares (0 when none, or over the decoder's limit). A valid header may
+    /// declare up to 100 MP in a few hundred bytes, and decoding it is legitimate work, so each declared pixel adds
+    /// <see cref="BytesPerPixel"/> to the memory bound and <see cref="NanosecondsPerPixel"/> to the time limit.
+    /// </summary>
+    public Func<byte[], long>? DeclaredPixels { get; init; }
+
+    /// <summary>stb's 8-bit copy (up to 4 components) and 3 float planes are ~16 bytes per pixel; 2x headroom.</summary>
+    public const long BytesPerPixel = 32;
+    /// <summary>Decoding plus float conversion measure ~90 ns per pixel on the CI machine; 2x headroom.</summary>
+    public const double NanosecondsPerPixel = 200;
+
+    public long MemoryBound(byte[] input) => SizeMultiple * (long)input.Length + ConstantBytes + BytesPerPixel * (DeclaredPixels?.Invoke(input) ?? 0);
+
+    public TimeSpan TimeLimit(byte[] input) => FuzzRunner.CaseLimit + TimeSpan.FromMicroseconds(NanosecondsPerPixel / 1000 * (DeclaredPixels?.Invoke(input) ?? 0));
+
+    public string MemoryRule => $"{SizeMultiple} x size + {ConstantBytes >> 20} MB" + (DeclaredPixels is null ? "" : $" + {BytesPerPixel} B/declared pixel");
 }

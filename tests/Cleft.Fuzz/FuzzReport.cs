@@ -8,17 +8,17 @@ public static class FuzzReport
 {
     public static string Table(IReadOnlyList<FormatResult> results, ulong seed)
     {
-        var rows = new List<string[]> { new[] { "format", "cases", "worst ms (case)", "worst alloc/size (bytes)", "memory bound", "failures", "outcomes" } };
+        var rows = new List<string[]> { new[] { "format", "cases", "worst ms (case)", "worst alloc/size (bytes)", "alloc/bound", "memory bound", "failures", "outcomes" } };
         foreach (var r in results)
             rows.Add(
             [
                 r.Format, r.Cases.ToString(CultureInfo.InvariantCulture), Invariant($"{r.WorstMs:0.0} ({r.WorstMsCase})"),
-                Invariant($"{r.WorstRatio:0}x ({Bytes(r.WorstBytes)})"), r.MemoryRule, r.Failures.Count.ToString(CultureInfo.InvariantCulture),
+                Invariant($"{r.WorstRatio:0}x ({Bytes(r.WorstBytes)})"), Invariant($"{r.WorstOfBound:P0}"), r.MemoryRule, r.Failures.Count.ToString(CultureInfo.InvariantCulture),
                 string.Join(", ", r.Outcomes.Select(o => $"{o.Key} {o.Value}")),
             ]);
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         var sb = new StringBuilder();
-        sb.AppendLine(Invariant($"fuzz: seed {seed}, {results.Sum(r => r.Cases)} cases, {results.Sum(r => r.Failures.Count)} failures; limits {FuzzRunner.CaseLimit.TotalSeconds:0} s per case, hang at {FuzzRunner.HangLimit.TotalSeconds:0} s"));
+        sb.AppendLine(Invariant($"fuzz: seed {seed}, {results.Sum(r => r.Cases)} cases, {results.Sum(r => r.Failures.Count)} failures; limits {FuzzRunner.CaseLimit.TotalSeconds:0} s per case (images: + {FuzzFormat.NanosecondsPerPixel:0} ns per declared pixel), hang at {FuzzRunner.HangLimit.TotalSeconds:0} s"));
         foreach (var row in rows)
             sb.AppendLine(string.Join("  ", row.Select((cell, c) => c == 1 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
         foreach (var f in results.SelectMany(r => r.Failures)) sb.AppendLine("FAIL " + f);

@@ -31,6 +31,18 @@ public class FuzzSuiteTests(ITestOutputHelper output)
         Assert.All(results, r => Assert.Equal(CasesPerFormat, r.Cases));
     }
 
+    /// <summary>A child that dies (here: an unhandled exception, as a crash in a reader would be) is a failed row, not a lost one.</summary>
+    [Fact]
+    public void AChildThatDiesIsAFailureNamingWhy()
+    {
+        var r = FuzzProcess.Run("no-such-format", 10, 1, Path.Combine(Path.GetTempPath(), "cleft-fuzz-unused"));
+        Assert.Equal(0, r.Cases);
+        string failure = Assert.Single(r.Failures);
+        Assert.Contains("no-such-format: the process died (exit code", failure);
+        Assert.Contains("before the first case", failure);
+        Assert.Contains("unknown fuzz format 'no-such-format'", failure);
+    }
+
     /// <summary>The repository's artifacts/ folder, passed in by the test project (bin/ may live elsewhere under CLEFT_BUILD_ROOT).</summary>
     static string Artifacts() =>
         typeof(FuzzSuiteTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "CleftArtifacts")?.Value
