@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Cleft.Autograd.IO;
 using Cleft.Train.Data;
 using StbImageSharp;
@@ -26,7 +27,7 @@ public static class BinaryFormats
         return new FuzzFormat
         {
             Name = "safetensors", Seeds = seeds, Documented = [typeof(InvalidDataException)],
-            SizeMultiple = 32, ConstantBytes = MB,
+            SizeMultiple = 32, ConstantBytes = MB, Mutate = MutateSafetensors,
             Run = (input, _) =>
             {
                 File.WriteAllBytes(file, input);
@@ -39,6 +40,23 @@ public static class BinaryFormats
                 return "ok";
             },
         };
+    }
+
+    /// <summary>
+    /// Half the cases mutate the JSON header as text (extreme offsets and shapes, broken structure) and rewrite the
+    /// length field to match, so they reach the entry checks instead of stopping at the length; the other half
+    /// mutate the file's bytes.
+    /// </summary>
+    static byte[] MutateSafetensors(byte[] seed, IReadOnlyList<byte[]> donors, ulong caseSeed)
+    {
+        if ((caseSeed >> 63) == 0) return Mutator.Mutate(seed, donors, caseSeed, text: false);
+        static byte[] Header(byte[] file) => file[8..(8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(file))];
+        byte[] header = Mutator.Mutate(Header(seed), [.. donors.Select(Header)], caseSeed, text: true), data = seed[(8 + Header(seed).Length)..];
+        var file = new byte[8 + header.Length + data.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)header.Length);
+        header.CopyTo(file, 8);
+        data.CopyTo(file, 8 + header.Length);
+        return file;
     }
 
     public static FuzzFormat Png()

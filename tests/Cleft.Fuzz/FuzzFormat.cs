@@ -14,6 +14,11 @@ public sealed class FuzzFormat
     /// <summary>CSV and JSON: extreme numbers replace digit runs and structural characters are inserted.</summary>
     public bool Text { get; init; }
     /// <summary>
+    /// A structure-aware mutation in place of <see cref="Mutator.Mutate"/> (seed, donors, case seed); null for the
+    /// generic one.
+    /// </summary>
+    public Func<byte[], IReadOnlyList<byte[]>, ulong, byte[]>? Mutate { get; init; }
+    /// <summary>
     /// Runs the reader on the input mutated from seed <c>seedIndex</c> (a format may hold seeds for more than one
     /// reader); returns the outcome when nothing is thrown ("ok", or e.g. "exit 2" for the console).
     /// </summary>

@@ -43,7 +43,8 @@ public static class FuzzRunner
     {
         int s = i % f.Seeds.Count;
         if (i < f.Seeds.Count) return (s, f.Seeds[s]);
-        return (s, Mutator.Mutate(f.Seeds[s], f.Seeds, SplitMix(baseSeed ^ NameHash(f.Name) ^ SplitMix((ulong)i)), f.Text));
+        ulong caseSeed = SplitMix(baseSeed ^ NameHash(f.Name) ^ SplitMix((ulong)i));
+        return (s, f.Mutate?.Invoke(f.Seeds[s], f.Seeds, caseSeed) ?? Mutator.Mutate(f.Seeds[s], f.Seeds, caseSeed, f.Text));
     }
 
     /// <param name="only">Run only this case (to reproduce a failure), or null for cases 0..count-1.</param>
