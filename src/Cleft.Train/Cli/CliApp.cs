@@ -74,12 +74,24 @@ public static class CliApp
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(file));
-            options = (doc.RootElement.TryGetProperty("options", out var o) ? o : doc.RootElement).Clone();
+            options = (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("options", out var o) ? o : doc.RootElement).Clone();
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw new CliUsageException($"--config {file}: {e.Message}");
         }
+        // Found by the fuzzer: an escaped lone surrogate ("\ud800") passes the parser and throws
+        // InvalidOperationException only when that name or string is read; it is a bad file like any other.
+        catch (InvalidOperationException e) { throw InvalidEscape(file, e); }
+        try { return Insert(command, rest, options, file); }
+        catch (InvalidOperationException e) { throw InvalidEscape(file, e); }
+    }
+
+    static CliUsageException InvalidEscape(string file, InvalidOperationException e) =>
+        new($"--config {file}: a name or string holds an invalid escape ({e.Message})");
+
+    static string[] Insert(Command command, List<string> rest, JsonElement options, string file)
+    {
         if (options.ValueKind != JsonValueKind.Object) throw new CliUsageException($"--config {file}: expected a JSON object of options");
         var known = command.Options.Select(o => o.Name.TrimStart('-')).ToHashSet();
         var given = rest.Where(a => a.StartsWith("--", StringComparison.Ordinal)).Select(a => a[2..].Split('=')[0]).ToHashSet();

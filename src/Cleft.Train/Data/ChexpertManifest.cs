@@ -72,7 +72,7 @@ public static class ChexpertManifest
                 if (v is not (null or 1 or 0 or -1)) throw new CsvFormatException(t.File, line, $"column '{name}': expected 1, 0, -1 or blank, got '{f[index]}'");
                 if (v == 1 || (v == -1 && uncertain == UncertainPolicy.AsPositive)) positives.Add(name);
             }
-            entries.Add(new ManifestEntry(Manifest.Resolve(imageRoot, f[pathCol]),
+            entries.Add(new ManifestEntry(Manifest.Resolve(imageRoot, f[pathCol], t.File, line),
                 Caption(Findings.Where(positives.Contains)), FiveClassLabel(positives), line));
         }
         return new Manifest(Path.GetFileName(t.File), entries, FiveClasses);

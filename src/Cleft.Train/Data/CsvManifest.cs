@@ -27,6 +27,9 @@ public sealed class ManifestException(string file, IReadOnlyList<string> problem
 /// </summary>
 public static class CsvManifest
 {
+    /// <summary>Integer labels (class indices without --classes) must be below this: far more classes than any medical task has.</summary>
+    public const int MaxIntegerClasses = 10_000;
+
     /// <param name="classNames">Class order for labels; null = the distinct label values, sorted (numerically when all are integers).</param>
     /// <param name="needCaptions">The caption column must exist and no caption may be blank (pretraining, retrieval).</param>
     /// <param name="checkFiles">Check that every image file exists.</param>
@@ -61,7 +64,7 @@ public static class CsvManifest
             if (image.Length == 0) problems.Add($"line {line}: empty image path in column '{t.Header[imageCol]}'");
             else
             {
-                path = Manifest.Resolve(imageRoot, image);
+                path = Manifest.Resolve(imageRoot, image, t.File, line);
                 if (checkFiles && !File.Exists(path)) problems.Add($"line {line}: image not found: {path}");
             }
             string caption = captionCol >= 0 ? f[captionCol].Trim() : "";
@@ -85,9 +88,17 @@ public static class CsvManifest
     {
         var values = t.Rows.Select(r => r.Fields[col].Trim()).Where(v => v.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         bool numeric = values.All(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out _));
-        // Integer labels name their own index, so the class list runs 0..max with no gaps.
-        if (numeric) return Enumerable.Range(0, values.Select(v => int.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max() + 1)
-            .Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
+        if (numeric)
+        {
+            // Integer labels name their own index, so the class list runs 0..max with no gaps; a negative label
+            // names no class (reported as unknown by the caller) and adds none.
+            int max = Math.Max(values.Select(v => int.Parse(v, CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max(), -1);
+            // Found by the fuzzer: one stray digit made a label of 21474838 and 0..max took gigabytes to list.
+            if (max >= MaxIntegerClasses)
+                throw new ManifestException(t.File, [$"label {max} in column '{t.Header[col]}' is over the {MaxIntegerClasses}-class limit for integer labels " +
+                    "(an id column, or a typo? give the class names with --classes)"]);
+            return Enumerable.Range(0, max + 1).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
+        }
         values.Sort(StringComparer.OrdinalIgnoreCase);
         return values;
     }

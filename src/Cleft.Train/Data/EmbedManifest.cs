@@ -55,7 +55,7 @@ public static class EmbedManifest
             if (density is not (>= 1 and <= 4)) throw new CsvFormatException(t.File, line, $"density must be 1-4, got '{f[densCol]}'");
             if (birads is not (>= 0 and <= 6)) throw new CsvFormatException(t.File, line, $"birads must be 0-6, got '{f[biradsCol]}'");
             int label = task == EmbedTask.Birads ? birads.Value : density.Value - 1;
-            entries.Add(new ManifestEntry(Manifest.Resolve(root, f[pathCol]), Caption(side, f[viewCol], density.Value, birads.Value), label, line));
+            entries.Add(new ManifestEntry(Manifest.Resolve(root, f[pathCol], t.File, line), Caption(side, f[viewCol], density.Value, birads.Value), label, line));
         }
         var classes = task == EmbedTask.Birads
             ? Enumerable.Range(0, 7).Select(k => $"BIRADS {k}").ToArray()

@@ -24,7 +24,15 @@ public sealed class Manifest(string name, IReadOnlyList<ManifestEntry> entries, 
     public Manifest Labelled() => new(Name, Entries.Where(e => e.Label >= 0).ToList(), ClassNames);
 
     /// <summary>Relative image paths are taken relative to the manifest's folder (or an explicit image root).</summary>
-    internal static string Resolve(string root, string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(root, path));
+    /// <param name="file">The manifest and the line the path is on, for the error.</param>
+    internal static string Resolve(string root, string path, string file, int line)
+    {
+        // Found by the fuzzer: Path.GetFullPath throws a bare ArgumentException for a NUL (the one character a
+        // Linux path cannot hold; Windows has a few more), which named neither the manifest nor the line.
+        if (path.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            throw new CsvFormatException(file, line, $"image path '{path.Replace("\0", "\\0")}' holds a character that is not allowed in paths");
+        return Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(root, path));
+    }
 }
 
 /// <summary>Label cell parsing shared by the manifests: integers written as "1", "1.0", "-1.0"; blank = missing.</summary>

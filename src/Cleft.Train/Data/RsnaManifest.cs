@@ -32,7 +32,7 @@ public static class RsnaManifest
             order.Add(id);
         }
         var prompts = ZeroShotPrompts.Rsna();
-        var entries = order.Select(id => new ManifestEntry(Manifest.Resolve(root, id + extension), prompts[byId[id].Target], byId[id].Target, byId[id].Line)).ToList();
+        var entries = order.Select(id => new ManifestEntry(Manifest.Resolve(root, id + extension, t.File, byId[id].Line), prompts[byId[id].Target], byId[id].Target, byId[id].Line)).ToList();
         return new Manifest(Path.GetFileName(t.File), entries, Classes);
     }
 }
