@@ -44,9 +44,9 @@ public sealed partial class BertWordPieceTokenizer
         string[] lines;
         try { lines = File.ReadAllLines(vocabPath); }
         catch (IOException e) { throw new InvalidDataException($"{vocabPath}: cannot read the BERT vocabulary: {e.Message}", e); }
-        // A trailing newline leaves no extra line in ReadAllLines; a blank line inside is a real (odd) token.
+        // ReadAllLines splits \n, \r\n and \r and leaves no extra line for a trailing newline, as HF's load_vocab.
         if (lines.Length == 0) throw new InvalidDataException($"{vocabPath}: the BERT vocabulary is empty");
-        var tokens = lines.Select(l => l.TrimEnd('\r')).ToHashSet(StringComparer.Ordinal);
+        var tokens = lines.ToHashSet(StringComparer.Ordinal);
         var missing = Required.Where(t => !tokens.Contains(t)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"{vocabPath}: the BERT vocabulary lacks {string.Join(", ", missing)}");
         bool strip = stripAccents ?? doLowerCase;
