@@ -8,7 +8,7 @@ namespace Cleft.Tests.Bert;
 /// <summary>
 /// Central differences through the whole BERT (embeddings, 2 post-norm blocks with a padded key, pooler) on a very
 /// small config: the loss sum(hidden * w1) + sum(pooled * w2) accumulated in float64, for the input embeddings
-/// (the inputs_embeds path) and for every parameter tensor (up to 16 elements each).
+/// (the inputs_embeds path) and for every parameter tensor (up to 8 elements each).
 /// </summary>
 public sealed class BertGradCheckTests
 {
@@ -56,8 +56,8 @@ public sealed class BertGradCheckTests
         {
             var analytic = p.Grad!.ToArray();
             var data = p.ToArray();
-            // Every tensor, at most 16 elements each (evenly spread, offset per tensor): keeps the test ~3 s.
-            int stride = Math.Max(1, data.Length / 16);
+            // Every tensor, at most 8 elements each (evenly spread, offset per tensor): keeps the test a few seconds.
+            int stride = Math.Max(1, data.Length / 8);
             var picked = Enumerable.Range(0, data.Length).Where(j => j % stride == tensors % stride).ToArray();
             var numeric = new double[picked.Length];
             for (int k = 0; k < picked.Length; k++)
@@ -74,7 +74,7 @@ public sealed class BertGradCheckTests
             tensors++;
         }
         Assert.Equal(5 + 2 * 16 + 2, tensors);
-        Assert.True(checkedCount > 400, $"only {checkedCount} parameter elements checked");
+        Assert.True(checkedCount > 200, $"only {checkedCount} parameter elements checked");
     }
 
     [Fact]
