@@ -26,6 +26,16 @@ public sealed class BertLoadingTests
         Assert.Equal(5 + 2 * 16 + 2, names.Count);
     }
 
+    /// <summary>The model holds exactly what the recipe's parameter arithmetic (used by `cleft params`) counts.</summary>
+    [Fact]
+    public void ParameterCountMatchesTheRecipeArithmetic()
+    {
+        using var dev = new CpuBackend();
+        using var model = new BertModel(dev, new Rng(1), new BertConfig(24, 3, 4, 40, 50, 20, 2));
+        var recipe = new Cleft.Models.Recipe.BertConfig(VocabSize: 50, Hidden: 24, Layers: 3, Intermediate: 40, MaxPositions: 20, TypeVocab: 2);
+        Assert.Equal(Cleft.Models.Recipe.BertParameterCount.Encoder(recipe, includePooler: true), model.ParameterCount());
+    }
+
     [Fact]
     public void BadConfigsAreNamedWithTheField()
     {
