@@ -1,44 +1,40 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
 
 namespace Cleft.Models.Text;
 
 /// <summary>
-/// GPT-2's byte-level BPE: text -> UTF-8 bytes, each byte mapped to a printable stand-in character, the
-/// stream pre-split by GPT-2's regex, and each piece merged pairwise by merge rank until no ranked pair is
-/// left. Loads the two files every GPT-2 checkpoint ships: vocab.json (= encoder.json) and merges.txt
-/// (= vocab.bpe).
+/// GPT-2's byte-level BPE on Microsoft.ML.Tokenizers (<see cref="BpeTokenizer"/> with ByteLevel and the
+/// RoBERTa/GPT-2 pre-tokenizer), loaded from the two files every GPT-2 checkpoint ships: vocab.json
+/// (= encoder.json) and merges.txt (= vocab.bpe). What stays ours: the file checks that name the file and line
+/// (the library's own errors name neither), the byte map tests use to build toy vocabularies, and batching.
 /// </summary>
-public sealed partial class Gpt2Tokenizer
+public sealed class Gpt2Tokenizer
 {
+    readonly BpeTokenizer _bpe;
     readonly Dictionary<string, int> _encoder;
-    readonly string[] _decoder;
-    readonly Dictionary<(string, string), int> _ranks;
-    readonly Dictionary<string, int[]> _cache = new();
+    readonly Dictionary<int, string> _decoder = new();
 
     static readonly char[] ByteToChar = BuildByteMap();
-    static readonly Dictionary<char, byte> CharToByte = ByteToChar.Select((c, b) => (c, (byte)b)).ToDictionary(x => x.c, x => x.Item2);
 
     public Gpt2Tokenizer(IReadOnlyDictionary<string, int> vocab, IEnumerable<(string Left, string Right)> merges)
     {
         _encoder = new Dictionary<string, int>(vocab);
         if (_encoder.Count == 0) throw new ArgumentException("GPT-2 tokenizer: the vocabulary is empty");
-        int max = _encoder.Values.Max();
         if (_encoder.Values.Min() < 0) throw new ArgumentException("GPT-2 tokenizer: negative token id in the vocabulary");
-        _decoder = new string[max + 1];
         foreach (var (token, id) in _encoder)
-        {
-            if (_decoder[id] is not null) throw new ArgumentException($"GPT-2 tokenizer: id {id} is used by '{_decoder[id]}' and '{token}'");
-            _decoder[id] = token;
-        }
-        _ranks = new();
-        int rank = 0;
-        foreach (var m in merges) _ranks.TryAdd(m, rank++);
+            if (!_decoder.TryAdd(id, token)) throw new ArgumentException($"GPT-2 tokenizer: id {id} is used by '{_decoder[id]}' and '{token}'");
+        VocabSize = _encoder.Values.Max() + 1;
         // Every single byte must be a token, or some inputs could not be encoded at all.
         foreach (char c in ByteToChar)
             if (!_encoder.ContainsKey(c.ToString()))
                 throw new ArgumentException($"GPT-2 tokenizer: the vocabulary lacks the byte token '{c}' (U+{(int)c:X4})");
+        _bpe = BpeTokenizer.Create(new BpeOptions(_encoder)
+        {
+            Merges = merges.Select(m => $"{m.Left} {m.Right}").ToList(),
+            ByteLevel = true,
+            PreTokenizer = RobertaPreTokenizer.Instance,
+        });
     }
 
     /// <summary>Loads vocab.json and merges.txt; errors name the file and the line.</summary>
@@ -70,7 +66,7 @@ public sealed partial class Gpt2Tokenizer
         catch (ArgumentException e) { throw new InvalidDataException($"{vocabJsonPath}: {e.Message}", e); }
     }
 
-    public int VocabSize => _decoder.Length;
+    public int VocabSize { get; }
 
     /// <summary>The id of a token string such as "&lt;|endoftext|&gt;", or an error naming it.</summary>
     public int TokenId(string token) => _encoder.TryGetValue(token, out int id) ? id
@@ -78,28 +74,17 @@ public sealed partial class Gpt2Tokenizer
 
     public int[] Encode(string text)
     {
-        var ids = new List<int>();
-        foreach (Match m in PreTokenizer().Matches(text))
-        {
-            byte[] utf8 = Encoding.UTF8.GetBytes(m.Value);
-            var mapped = new StringBuilder(utf8.Length);
-            foreach (byte b in utf8) mapped.Append(ByteToChar[b]);
-            ids.AddRange(Bpe(mapped.ToString()));
-        }
-        return ids.ToArray();
+        ArgumentNullException.ThrowIfNull(text);
+        return _bpe.EncodeToIds(text).ToArray();
     }
 
     public string Decode(ReadOnlySpan<int> ids)
     {
-        var bytes = new List<byte>();
+        // The library skips ids it does not know; an id outside the vocabulary is a caller's bug, so say so.
         foreach (int id in ids)
-        {
-            if ((uint)id >= (uint)_decoder.Length || _decoder[id] is null)
-                throw new ArgumentOutOfRangeException(nameof(ids), $"GPT-2 tokenizer: id {id} is not in the vocabulary (size {_decoder.Length})");
-            foreach (char c in _decoder[id])
-                bytes.Add(CharToByte.TryGetValue(c, out byte b) ? b : (byte)'?');
-        }
-        return Encoding.UTF8.GetString(bytes.ToArray());
+            if (!_decoder.ContainsKey(id))
+                throw new ArgumentOutOfRangeException(nameof(ids), $"GPT-2 tokenizer: id {id} is not in the vocabulary (size {VocabSize})");
+        return _bpe.Decode(ids.ToArray()) ?? "";
     }
 
     /// <summary>
@@ -122,32 +107,6 @@ public sealed partial class Gpt2Tokenizer
         return (ids, mask);
     }
 
-    int[] Bpe(string piece)
-    {
-        if (_cache.TryGetValue(piece, out var cached)) return cached;
-        var parts = piece.Select(c => c.ToString()).ToList();
-        while (parts.Count > 1)
-        {
-            int best = -1, bestRank = int.MaxValue;
-            for (int i = 0; i + 1 < parts.Count; i++)
-                if (_ranks.TryGetValue((parts[i], parts[i + 1]), out int r) && r < bestRank) { bestRank = r; best = i; }
-            if (best < 0) break;
-            // Merge every occurrence of the best pair, left to right, as the reference implementation does.
-            var (left, right) = (parts[best], parts[best + 1]);
-            var next = new List<string>(parts.Count);
-            for (int i = 0; i < parts.Count; i++)
-            {
-                if (i + 1 < parts.Count && parts[i] == left && parts[i + 1] == right) { next.Add(left + right); i++; }
-                else next.Add(parts[i]);
-            }
-            parts = next;
-        }
-        var ids = parts.Select(p => _encoder.TryGetValue(p, out int id) ? id
-            : throw new InvalidDataException($"GPT-2 tokenizer: merged token '{p}' is missing from the vocabulary")).ToArray();
-        if (_cache.Count < 100_000) _cache[piece] = ids;
-        return ids;
-    }
-
     /// <summary>GPT-2's reversible byte -> printable character map (printable Latin-1 bytes map to themselves).</summary>
     static char[] BuildByteMap()
     {
@@ -163,7 +122,4 @@ public sealed partial class Gpt2Tokenizer
 
     /// <summary>The GPT-2 stand-in character for a byte (tests and vocabulary builders use it).</summary>
     public static char ByteChar(byte b) => ByteToChar[b];
-
-    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
-    private static partial Regex PreTokenizer();
 }
