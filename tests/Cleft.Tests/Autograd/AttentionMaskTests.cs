@@ -52,20 +52,23 @@ public sealed class AttentionMaskTests(IlgpuFixture fx)
         TestData.AssertClose(want.Dv, dv, 1e-4, 1e-3, $"{device}, {name}: dv");
     }
 
-    /// <summary>Rows of a [2, 5] mask: holes, and left padding (under a causal mask queries 0-1 of row 0 and 0-2 of row 1 see nothing).</summary>
+    /// <summary>
+    /// Rows of a [2, 4] mask: holes, and left padding (under a causal mask queries 0-1 of row 0 and 0-2 of row 1 see
+    /// nothing). Tiny, as every finite-difference probe is a kernel launch on the ILGPU CPU accelerator.
+    /// </summary>
     public static TheoryData<string, bool, string, string> GradCases => new()
     {
-        { "cpu", false, "10110", "01101" },
-        { "cpu", true, "00111", "00011" },
-        { "ilgpu-cpu", false, "10110", "01101" },
-        { "ilgpu-cpu", true, "00111", "00011" },
+        { "cpu", false, "1011", "0101" },
+        { "cpu", true, "0011", "0001" },
+        { "ilgpu-cpu", false, "1011", "0101" },
+        { "ilgpu-cpu", true, "0011", "0001" },
     };
 
     [Theory]
     [MemberData(nameof(GradCases))]
     public void GradientCheck(string device, bool causal, string row0, string row1)
     {
-        int b = 2, h = 1, t = 5, d = 2;
+        int b = 2, h = 1, t = 4, d = 2;
         string[] rows = [row0, row1];
         var rng = new Rng(9);
         var inputs = new[] { GradCheck.In(TestData.NonZero(rng, b * h * t * d), b, h, t, d),
