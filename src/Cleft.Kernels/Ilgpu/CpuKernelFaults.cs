@@ -134,7 +134,7 @@ static class CpuKernelFaults
             .Distinct()
             .Take(4)
             .ToList();
-        text.Append(frames.Count > 0 ? $", in {string.Join(" <- ", frames)}" : ", in a kernel (no frames outside ILGPU)");
+        text.Append(frames.Count > 0 ? $", in {string.Join(" <- ", frames)}" : ", no kernel frames (inlined by the JIT)");
         return text.ToString();
     }
 
