@@ -25,6 +25,7 @@ public sealed partial class IlgpuBackend : IBackend
     readonly int _warp;       // threads per warp
     readonly int _block;      // default group size: 256 threads or the device limit, a whole number of warps
     readonly int _waveGroups; // groups that fit on the device at once (grid size of the grid-stride kernels)
+    readonly CpuKernelFaults.Slot? _faults; // CPU accelerator only: failed bounds checks, thrown at the next sync
     bool _disposed;
 
     IlgpuBackend(Context context, Accelerator accelerator, DeviceKind kind)
@@ -40,6 +41,7 @@ public sealed partial class IlgpuBackend : IBackend
                 $"and at most {GroupReduce.MaxWarps} warps per group");
         _block = Math.Min(256, limit) / _warp * _warp;
         _waveGroups = Math.Max(1, accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / _block));
+        if (kind == DeviceKind.IlgpuCpu) _faults = CpuKernelFaults.Register(accelerator, Name);
     }
 
     /// <summary>Creates the backend on the requested accelerator, or throws saying why it is unavailable.</summary>
@@ -135,12 +137,17 @@ public sealed partial class IlgpuBackend : IBackend
     {
         var s = Own(source);
         if (destination.Length != s.Length) throw new ArgumentException($"copy to host: {s.Length} elements into a span of {destination.Length}");
-        _acc.Synchronize();
+        Synchronize();
         if (destination.Length > 0) s.View.CopyToCPU(_acc.DefaultStream, destination);
         _acc.Synchronize();
     }
 
-    public void Synchronize() => _acc.Synchronize();
+    /// <summary>Waits for the launched kernels; on the CPU accelerator, throws if one of them failed a bounds check.</summary>
+    public void Synchronize()
+    {
+        _acc.Synchronize();
+        _faults?.ThrowIfFaulted();
+    }
 
     public void Dispose()
     {
@@ -150,6 +157,7 @@ public sealed partial class IlgpuBackend : IBackend
         Pool.Drain(b => ((IDisposable)b).Dispose());
         _acc.Dispose(); // also frees buffers still rented out
         _context.Dispose();
+        _faults?.Dispose();
     }
 
     IlgpuBuffer<T> Own<T>(DeviceBuffer<T> b) where T : unmanaged
@@ -173,6 +181,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _launched.TryAdd(name, 0);
+        _faults?.Launched(name);
         if (slot is not null) return slot;
         lock (_loadLock)
             return slot ??= load(_acc, KernelCatalog.Get(name).Method);
@@ -186,6 +195,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _launched.TryAdd(name, 0);
+        _faults?.Launched(name);
     }
 
     void Record(string first, string second, string third)

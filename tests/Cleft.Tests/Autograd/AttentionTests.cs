@@ -9,16 +9,17 @@ namespace Cleft.Tests.Autograd;
 public sealed class AttentionTests
 {
     /// <summary>One attention problem with host data; <see cref="Run"/> does forward + backward on a device.</summary>
-    public sealed record Case(int B, int H, int T, int D, bool Causal, int[]? Lengths, int? LayerIdx, ulong Seed = 1)
+    /// <param name="KeyMask">An explicit [B, T] key mask (holes, left padding) instead of right padding by <paramref name="Lengths"/>.</param>
+    public sealed record Case(int B, int H, int T, int D, bool Causal, int[]? Lengths, int? LayerIdx, ulong Seed = 1, int[]? KeyMask = null)
     {
         public float[] Q { get; } = TestData.NonZero(new Rng(Seed), (long)B * H * T * D);
         public float[] K { get; } = TestData.NonZero(new Rng(Seed + 1), (long)B * H * T * D);
         public float[] V { get; } = TestData.NonZero(new Rng(Seed + 2), (long)B * H * T * D);
         public float[] G { get; } = TestData.Normal(new Rng(Seed + 3), (long)B * H * T * D);
-        public int[]? Mask => Lengths is null ? null : MaskFromLengths(Lengths, T);
+        public int[]? Mask => KeyMask ?? (Lengths is null ? null : MaskFromLengths(Lengths, T));
         public double Scale => 1.0 / Math.Sqrt(D) / ((LayerIdx ?? 0) + 1);
         public int[] Shape => [B, H, T, D];
-        public override string ToString() => $"[{B},{H},{T},{D}]{(Causal ? " causal" : "")}{(Lengths is null ? "" : " padded")}";
+        public override string ToString() => $"[{B},{H},{T},{D}]{(Causal ? " causal" : "")}{(Lengths is null ? "" : " padded")}{(KeyMask is null ? "" : " masked")}";
 
         public AttentionReference.Result Reference() => AttentionReference.Run(Q, K, V, Mask, G, B, H, T, D, Causal, Scale);
 
@@ -49,6 +50,15 @@ public sealed class AttentionTests
         var m = new int[lengths.Length * t];
         for (int b = 0; b < lengths.Length; b++)
             for (int j = 0; j < lengths[b]; j++) m[b * t + j] = 1;
+        return m;
+    }
+
+    /// <summary>A [batch, t] key mask with key j of row b real where <paramref name="real"/>(b, j) holds.</summary>
+    public static int[] MaskWhere(int batch, int t, Func<int, int, bool> real)
+    {
+        var m = new int[batch * t];
+        for (int b = 0; b < batch; b++)
+            for (int j = 0; j < t; j++) m[b * t + j] = real(b, j) ? 1 : 0;
         return m;
     }
 

@@ -126,6 +126,44 @@ public static class Reference64
         return 0.5 * v * (1 + t);
     }).ToArray();
 
+    /// <summary>d/dx of the tanh GELU: 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t the tanh above.</summary>
+    public static double GeluTanhDerivative(double x)
+    {
+        double c = Math.Sqrt(2 / Math.PI), t = Math.Tanh(c * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+    }
+
+    /// <summary>d/dx of the exact GELU x Phi(x): Phi(x) + x phi(x).</summary>
+    public static double GeluErfDerivative(double x) =>
+        0.5 * (1 + Erf(x / Math.Sqrt(2))) + x * Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI);
+
+    /// <summary>
+    /// erf in float64: Maclaurin series below 2.5 (terms peak near e^6, so ~1e-14 absolute), the continued
+    /// fraction of erfc above (converges fast there). .NET has no Math.Erf.
+    /// </summary>
+    public static double Erf(double z)
+    {
+        double a = Math.Abs(z), r;
+        if (a < 2.5)
+        {
+            double term = a, sum = a;
+            for (int n = 1; n < 200 && Math.Abs(term) > 1e-18; n++)
+            {
+                term *= -a * a / n;
+                sum += term / (2 * n + 1);
+            }
+            r = 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            double f = a;                       // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...))))
+            for (int k = 80; k >= 1; k--) f = a + k / 2.0 / f;
+            r = 1 - Math.Exp(-a * a) / Math.Sqrt(Math.PI) / f;
+        }
+        return z < 0 ? -r : r;
+    }
+
+
     /// <summary>Rows of a [R, dim] table at each id (embedding and index-select are the same gather).</summary>
     public static double[] Gather(float[] table, int dim, int[] ids)
     {

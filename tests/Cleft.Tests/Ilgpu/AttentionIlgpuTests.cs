@@ -23,7 +23,7 @@ public sealed class AttentionIlgpuTests
     [MemberData(nameof(Cases))]
     public void KernelsMatchManagedBackend(string name, AttentionTests.Case c)
     {
-        var s = new AttentionShape(c.B, c.H, c.T, c.D, (float)c.Scale, c.Causal, c.Lengths is not null);
+        var s = new AttentionShape(c.B, c.H, c.T, c.D, (float)c.Scale, c.Causal, c.Mask is not null);
         int[] mask = c.Mask ?? [0];
         using var cpu = new CpuBackend();
         var want = Run(cpu, c, s, mask);

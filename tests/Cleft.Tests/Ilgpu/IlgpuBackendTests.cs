@@ -47,6 +47,37 @@ public sealed class IlgpuBackendTests(IlgpuFixture fx)
         Assert.Throws<ObjectDisposedException>(() => fx.Ilgpu.CopyToHost<float>(b, back));
     }
 
+    /// <summary>
+    /// Backends trust their arguments, so a GEMM told K = 20 over an A that holds 16 columns per row reads past
+    /// A's view. On the CPU accelerator that bounds check fails on a worker thread; it must surface here, at the
+    /// read-back, as an exception naming the kernel, and leave the accelerator usable (before, it killed the test host).
+    /// </summary>
+    [Fact]
+    public void OutOfBoundsKernelAccessFailsTheCallerNotTheProcess()
+    {
+        var dev = fx.Ilgpu;
+        const int M = 3, N = 5, K = 20, KHeld = 16;
+        var a = dev.Allocate<float>(M * KHeld); var b = dev.Allocate<float>(K * N); var c = dev.Allocate<float>(M * N);
+        try
+        {
+            dev.Fill(a, M * KHeld, 1f); dev.Fill(b, K * N, 1f); dev.Fill(c, M * N, 0f);
+            dev.Synchronize(); // the fills pass; the report below names only what ran after this
+            dev.Gemm(a, b, c, GemmShape.Contiguous(1, M, N, K));
+            var host = new float[M * N];
+            var e = Assert.Throws<InvalidOperationException>(() => dev.CopyToHost<float>(c, host));
+            Assert.True(e.Message.Contains("bounds check") && e.Message.Contains("launched since the last synchronisation: gemm."), e.Message);
+
+            // Reported once, and the accelerator still runs kernels.
+            dev.Fill(c, M * N, 2f);
+            dev.CopyToHost<float>(c, host);
+            Assert.All(host, v => Assert.Equal(2f, v));
+        }
+        finally
+        {
+            dev.Release(a); dev.Release(b); dev.Release(c);
+        }
+    }
+
     [Fact]
     public void SteadyStateAllocatesNoNewDeviceMemory()
     {

@@ -1,7 +1,9 @@
 using Cleft.Autograd;
 using Cleft.Autograd.Optim;
+using Cleft.Kernels;
 using Cleft.Kernels.Cpu;
 using Cleft.Models.Clip;
+using Cleft.Models.Layers;
 using Cleft.Tests.Autograd;
 
 namespace Cleft.Tests.Optim;
@@ -140,5 +142,37 @@ public sealed class OptimizerTests
         Assert.Equal(0f, groups[1].WeightDecay);
         Assert.Same(model.Head.Scale.Value, Assert.Single(groups[2].Parameters));
         Assert.Equal(model.Parameters().Count(), groups.Sum(g => g.Parameters.Count));
+    }
+
+    /// <summary>
+    /// Every 1-D parameter of TwoTower is named *bias, so the test above cannot tell the rank rule from the name
+    /// rule. Here each rule has a parameter only it exempts: a LayerNorm gain ("norm.weight", 1-D) and a 2-D table
+    /// named "rel_bias"; a frozen matrix belongs to neither group.
+    /// </summary>
+    [Fact]
+    public void DecayGroupsExemptByRankAndByNameSeparately()
+    {
+        using var dev = new CpuBackend();
+        using var model = new NormedProjection(dev);
+        var groups = ParamGroup.DecayAndNoDecay(model.NamedParameters(), 0.1f);
+        var byName = model.NamedParameters().ToDictionary(x => x.Param, x => x.Name);
+        string[] Names(ParamGroup g) => [.. g.Parameters.Select(p => byName[p]).Order(StringComparer.Ordinal)];
+
+        Assert.Equal(2, groups.Length);
+        Assert.Equal(["proj.weight"], Names(groups[0]));
+        Assert.Equal(0.1f, groups[0].WeightDecay);
+        Assert.Equal(["norm.bias", "norm.weight", "proj.bias", "rel_bias"], Names(groups[1]));
+        Assert.Equal(0f, groups[1].WeightDecay);
+    }
+
+    sealed class NormedProjection : Module
+    {
+        public NormedProjection(IBackend dev)
+        {
+            AddModule("proj", new Linear(dev, new Rng(3), 4, 3));
+            AddModule("norm", new LayerNorm(dev, 3, 1e-5f));
+            AddParameter("rel_bias", Parameter.Zeros(dev, 2, 2));
+            AddParameter("frozen", Parameter.Zeros(dev, 3, 3)).RequiresGrad = false;
+        }
     }
 }
