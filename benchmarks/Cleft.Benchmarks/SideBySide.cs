@@ -22,7 +22,9 @@ public sealed record BenchCase(string Name, string TorchCase, string Description
 /// Ours vs PyTorch in one run: in each round, times every case at every size in our engine (JIT warmed,
 /// median of repeats), then launches the torch script once per case for the same sizes; prints tables.
 /// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
-/// --script benchmarks/torch_gemm.py
+/// --script benchmarks/torch_gemm.py. The cleft-step case (whole training step, SideBySide.CleftStep.cs) runs
+/// only when --cases names it, after the others; its sizes are ViT widths (default 192,384) and it also takes
+/// --warmup 2 --steps 6 (steps per round and side).
 /// </summary>
 public static partial class SideBySide
 {
@@ -48,6 +50,8 @@ public static partial class SideBySide
     public static int Run(string[] args)
     {
         int[] sizes = [256, 512, 1024, 2048];
+        bool sizesGiven = false;
+        int warmup = 2, steps = 6;
         string[] caseNames = Cases.Select(c => c.Name).ToArray();
         double minSeconds = 1.0;
         int rounds = 3;
@@ -58,7 +62,9 @@ public static partial class SideBySide
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); break;
+                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); sizesGiven = true; break;
+                case "--warmup": warmup = Math.Max(0, int.Parse(Next())); break;
+                case "--steps": steps = Math.Max(1, int.Parse(Next())); break;
                 case "--cases": caseNames = Next().Split(','); break;
                 case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--python": python = Next(); break;
@@ -68,16 +74,24 @@ public static partial class SideBySide
             }
         }
         var cases = new List<BenchCase>();
-        foreach (var name in caseNames)
+        bool cleftStep = caseNames.Contains(CleftStepName);
+        foreach (var name in caseNames.Where(n => n != CleftStepName))
         {
             var found = Cases.FirstOrDefault(c => c.Name == name);
-            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}"); return 2; }
+            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}, {CleftStepName}"); return 2; }
             cases.Add(found);
         }
         int threads = Environment.ProcessorCount;
         PrintMachine(threads);
         script ??= FindScript();
+        int status = cases.Count > 0 ? RunFlopCases(cases, sizes, rounds, minSeconds, python, script, threads) : 0;
+        if (!cleftStep || status != 0) return status;
+        if (cases.Count > 0) Console.WriteLine();
+        return RunCleftStep(sizesGiven ? sizes : CleftStepConfig.All.Select(c => c.VitHidden).ToArray(), rounds, warmup, steps, python, script, threads);
+    }
 
+    static int RunFlopCases(List<BenchCase> cases, int[] sizes, int rounds, double minSeconds, string python, string? script, int threads)
+    {
         // Rounds alternate ours and torch so both sides see the same background load (shared machines:
         // other builds steal cores). Each round records a median per size.
         var ours = new Dictionary<(string, int), List<double>>();
@@ -185,31 +199,9 @@ public static partial class SideBySide
 
     static TorchResult? RunTorch(string python, string? script, string torchCase, int[] sizes, int threads, double minSeconds, bool verbose, out string? error)
     {
-        error = null;
-        if (!File.Exists(python)) { error = $"{python} not found (Debian python3 with python3-torch is needed for the comparison)"; return null; }
-        if (script == null || !File.Exists(script)) { error = "benchmarks/torch_gemm.py not found (run from the repository or pass --script)"; return null; }
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { script, "--cases", torchCase, "--sizes", string.Join(",", sizes), "--threads", threads.ToString(),
-                     "--min-seconds", minSeconds.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(a);
-        foreach (var name in UnsetForTorch)
-        {
-            string? value = Environment.GetEnvironmentVariable(name);
-            if (value != null && verbose) Console.WriteLine($"torch: unsetting {name}={value} for the torch subprocess");
-            psi.Environment.Remove(name);
-        }
-        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            string msg = stderr.Result.Trim();
-            error = msg.Contains("No module named 'torch'") ? $"PyTorch is not installed for {python} (apt-get install python3-torch)"
-                : $"{python} {Path.GetFileName(script)} exited with {p.ExitCode}: {Tail(msg)}";
-            return null;
-        }
+        string? stdout = RunPython(python, script, ["--cases", torchCase, "--sizes", string.Join(",", sizes), "--threads", threads.ToString(),
+            "--min-seconds", minSeconds.ToString(CultureInfo.InvariantCulture)], threads, verbose, out error, out _);
+        if (stdout == null) return null;
         try
         {
             using var doc = JsonDocument.Parse(stdout);
@@ -224,6 +216,38 @@ public static partial class SideBySide
             error = $"could not read the torch script's output ({e.Message}): {Tail(stdout)}";
             return null;
         }
+    }
+
+    /// <summary>
+    /// Runs a torch script on <paramref name="threads"/> threads and returns its stdout, or null with
+    /// <paramref name="error"/> (and the exit code, -1 when it never started) when it could not run or failed.
+    /// </summary>
+    static string? RunPython(string python, string? script, string[] args, int threads, bool verbose, out string? error, out int exitCode)
+    {
+        error = null;
+        exitCode = -1;
+        if (!File.Exists(python)) { error = $"{python} not found (Debian python3 with python3-torch is needed for the comparison)"; return null; }
+        if (script == null || !File.Exists(script)) { error = $"{script ?? "benchmarks/torch_gemm.py"} not found (run from the repository or pass --script)"; return null; }
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var name in UnsetForTorch)
+        {
+            string? value = Environment.GetEnvironmentVariable(name);
+            if (value != null && verbose) Console.WriteLine($"torch: unsetting {name}={value} for the torch subprocess");
+            psi.Environment.Remove(name);
+        }
+        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        exitCode = p.ExitCode;
+        if (p.ExitCode == 0) return stdout;
+        string msg = stderr.Result.Trim();
+        error = msg.Contains("No module named 'torch'") ? $"PyTorch is not installed for {python} (apt-get install python3-torch)"
+            : $"{python} {Path.GetFileName(script)} exited with {p.ExitCode}: {Tail(msg)}";
+        return null;
     }
 
     static string Tail(string s) => s.Length <= 400 ? s : "..." + s[^400..];
