@@ -20,7 +20,6 @@ Usage: torch_cleft_step.py --vit 192,4,3 --gpt 256,4,4 --batch 32 [--warmup 2] [
 import argparse
 import json
 import math
-import resource
 import sys
 import time
 
@@ -199,6 +198,16 @@ def median_seconds(fn, warmup, count):
     return times[count // 2] if count % 2 else (times[count // 2 - 1] + times[count // 2]) / 2
 
 
+def peak_rss_mib():
+    """VmHWM of this process. Not getrusage's ru_maxrss: Linux carries that over fork + exec, so a child of a
+    large process (the harness) would report its parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vit", default="192,4,3", help="hidden,layers,heads")
@@ -247,7 +256,7 @@ def main():
     print(json.dumps({
         "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_name(torch),
         "counts": described, "step_seconds": step_s, "forward_seconds": forward_s,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mib": peak_rss_mib(),
     }))
     return 0
 

@@ -16,14 +16,14 @@ public static partial class SideBySide
 
     readonly record struct StepRound(StepTimes Times, double PeakRssMiB);
 
-    static int RunCleftStep(int[] sizes, int rounds, int warmup, int steps, string python, string? gemmScript, int threads)
+    static int RunCleftStep(int[] sizes, int rounds, int warmup, int steps, TorchLauncher torchRun)
     {
         CleftStepConfig[] configs;
         try { configs = sizes.Select(CleftStepConfig.ForSize).ToArray(); }
         catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
         // Forward passes are timed apart from the steps (the trainer's step cannot be split from outside).
         int forwards = Math.Max(3, steps / 2);
-        string? script = gemmScript == null ? null : Path.Combine(Path.GetDirectoryName(gemmScript)!, "torch_cleft_step.py");
+        string? script = torchRun.Sibling("torch_cleft_step.py");
         Console.WriteLine($"{CleftStepName}: per round and side {warmup} warm-up steps, median of {steps} steps and of {forwards} forward passes");
 
         var ours = new Dictionary<int, List<StepRound>>();
@@ -49,8 +49,8 @@ public static partial class SideBySide
                 if (torchError != null) continue;
 
                 string[] args = [.. config.TorchArgs(), "--warmup", $"{warmup}", "--steps", $"{steps}", "--forwards", $"{forwards}",
-                    "--threads", $"{threads}", "--expect", $"{counts.Image},{counts.Text},{counts.Head},{counts.Total}"];
-                string? stdout = RunPython(python, script, args, threads, round == 1, out torchError, out int exitCode);
+                    "--threads", $"{torchRun.Threads}", "--expect", $"{counts.Image},{counts.Text},{counts.Head},{counts.Total}"];
+                string? stdout = torchRun.Run(script, args, round == 1, out torchError, out int exitCode);
                 if (stdout == null)
                 {
                     Console.WriteLine($"torch  {config}: not measured: {torchError}");
