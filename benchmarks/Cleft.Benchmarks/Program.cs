@@ -6,6 +6,8 @@ namespace Cleft.Benchmarks;
 /// Entry point.
 ///   side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds 3] [--min-seconds 1] [--python /usr/bin/python3]
 ///       ours vs PyTorch in one run, as a table (see SideBySide.cs)
+///   side-by-side --cases cleft-step [--sizes 192,384] [--rounds 3] [--warmup 2] [--steps 6]
+///       one whole stage-1 CLEFT training step, ours vs PyTorch (see SideBySide.CleftStep.cs)
 ///   bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 ///       the BenchmarkDotNet suites (GemmBenchmarks: GFLOP/s column)
 /// </summary>
@@ -25,6 +27,7 @@ public static class Program
                 return 0;
             default:
                 Console.Error.WriteLine("usage: Cleft.Benchmarks side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds R] [--min-seconds S] [--python PATH]");
+                Console.Error.WriteLine("       Cleft.Benchmarks side-by-side --cases cleft-step [--sizes 192,384] [--rounds R] [--warmup W] [--steps S]");
                 Console.Error.WriteLine("       Cleft.Benchmarks bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]");
                 return command is "" or "-h" or "--help" ? 0 : 2;
         }

@@ -22,7 +22,10 @@ public sealed record BenchCase(string Name, string TorchCase, string Description
 /// Ours vs PyTorch in one run: in each round, times every case at every size in our engine (JIT warmed,
 /// median of repeats), then launches the torch script once per case for the same sizes; prints tables.
 /// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
-/// --script benchmarks/torch_gemm.py
+/// --script benchmarks/torch_gemm.py. The cleft-step case (whole training step, SideBySide.CleftStep.cs) runs
+/// only when --cases names it, after the others; its sizes are ViT widths (default 192,384) and it also takes
+/// --warmup 2 --steps 6 (steps per round and side). --openblas-coretype NAME sets OPENBLAS_CORETYPE for torch,
+/// for CPUs that OpenBLAS does not recognise (it then falls back to a slow generic kernel; see PERFORMANCE.md).
 /// </summary>
 public static partial class SideBySide
 {
@@ -41,43 +44,52 @@ public static partial class SideBySide
         .. AttentionCases(),
     ];
 
-    // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
-    // core type / blocking (docs/RECIPE.md §measured).
-    static readonly string[] UnsetForTorch = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
-
     public static int Run(string[] args)
     {
         int[] sizes = [256, 512, 1024, 2048];
+        bool sizesGiven = false;
+        int warmup = 2, steps = 6;
         string[] caseNames = Cases.Select(c => c.Name).ToArray();
         double minSeconds = 1.0;
         int rounds = 3;
         string python = "/usr/bin/python3";
-        string? script = null;
+        string? script = null, coreType = null;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
-                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); break;
+                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); sizesGiven = true; break;
+                case "--warmup": warmup = Math.Max(0, int.Parse(Next())); break;
+                case "--steps": steps = Math.Max(1, int.Parse(Next())); break;
                 case "--cases": caseNames = Next().Split(','); break;
                 case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--python": python = Next(); break;
                 case "--rounds": rounds = Math.Max(1, int.Parse(Next())); break;
                 case "--script": script = Next(); break;
+                case "--openblas-coretype": coreType = Next(); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
         var cases = new List<BenchCase>();
-        foreach (var name in caseNames)
+        bool cleftStep = caseNames.Contains(CleftStepName);
+        foreach (var name in caseNames.Where(n => n != CleftStepName))
         {
             var found = Cases.FirstOrDefault(c => c.Name == name);
-            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}"); return 2; }
+            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}, {CleftStepName}"); return 2; }
             cases.Add(found);
         }
         int threads = Environment.ProcessorCount;
         PrintMachine(threads);
-        script ??= FindScript();
+        var torchRun = new TorchLauncher(python, script ?? FindScript(), threads, coreType);
+        int status = cases.Count > 0 ? RunFlopCases(cases, sizes, rounds, minSeconds, torchRun) : 0;
+        if (!cleftStep || status != 0) return status;
+        if (cases.Count > 0) Console.WriteLine();
+        return RunCleftStep(sizesGiven ? sizes : CleftStepConfig.All.Select(c => c.VitHidden).ToArray(), rounds, warmup, steps, torchRun);
+    }
 
+    static int RunFlopCases(List<BenchCase> cases, int[] sizes, int rounds, double minSeconds, TorchLauncher torchRun)
+    {
         // Rounds alternate ours and torch so both sides see the same background load (shared machines:
         // other builds steal cores). Each round records a median per size.
         var ours = new Dictionary<(string, int), List<double>>();
@@ -96,7 +108,7 @@ public static partial class SideBySide
                     Console.WriteLine($"ours   {bc.Name,-10} {n,6}: {w.Flops / sec / 1e9,8:F1} GFLOP/s ({sec * 1e3:F3} ms)");
                 }
                 if (torchError != null) continue;
-                var result = RunTorch(python, script, bc.TorchCase, sizes, threads, minSeconds, round == 1, out torchError);
+                var result = RunTorch(torchRun, bc.TorchCase, sizes, minSeconds, round == 1, out torchError);
                 if (result == null) { Console.WriteLine($"torch  {bc.Name}: not measured: {torchError}"); continue; }
                 torchInfo ??= result.Value.Info;
                 foreach (var (n, gflops) in result.Value.Gflops)
@@ -183,33 +195,11 @@ public static partial class SideBySide
 
     readonly record struct TorchResult(string Info, List<(int Size, double Gflops)> Gflops);
 
-    static TorchResult? RunTorch(string python, string? script, string torchCase, int[] sizes, int threads, double minSeconds, bool verbose, out string? error)
+    static TorchResult? RunTorch(TorchLauncher torchRun, string torchCase, int[] sizes, double minSeconds, bool verbose, out string? error)
     {
-        error = null;
-        if (!File.Exists(python)) { error = $"{python} not found (Debian python3 with python3-torch is needed for the comparison)"; return null; }
-        if (script == null || !File.Exists(script)) { error = "benchmarks/torch_gemm.py not found (run from the repository or pass --script)"; return null; }
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { script, "--cases", torchCase, "--sizes", string.Join(",", sizes), "--threads", threads.ToString(),
-                     "--min-seconds", minSeconds.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(a);
-        foreach (var name in UnsetForTorch)
-        {
-            string? value = Environment.GetEnvironmentVariable(name);
-            if (value != null && verbose) Console.WriteLine($"torch: unsetting {name}={value} for the torch subprocess");
-            psi.Environment.Remove(name);
-        }
-        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            string msg = stderr.Result.Trim();
-            error = msg.Contains("No module named 'torch'") ? $"PyTorch is not installed for {python} (apt-get install python3-torch)"
-                : $"{python} {Path.GetFileName(script)} exited with {p.ExitCode}: {Tail(msg)}";
-            return null;
-        }
+        string? stdout = torchRun.Run(torchRun.Script, ["--cases", torchCase, "--sizes", string.Join(",", sizes), "--threads", torchRun.Threads.ToString(),
+            "--min-seconds", minSeconds.ToString(CultureInfo.InvariantCulture)], verbose, out error, out _);
+        if (stdout == null) return null;
         try
         {
             using var doc = JsonDocument.Parse(stdout);
@@ -226,7 +216,7 @@ public static partial class SideBySide
         }
     }
 
-    static string Tail(string s) => s.Length <= 400 ? s : "..." + s[^400..];
+    internal static string Tail(string s) => s.Length <= 400 ? s : "..." + s[^400..];
 
     /// <summary>benchmarks/torch_gemm.py: searched upward from the working directory, then next to this source file.</summary>
     static string? FindScript()
@@ -241,4 +231,49 @@ public static partial class SideBySide
     }
 
     static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path) ?? ".";
+}
+
+/// <summary>
+/// Starts torch scripts: <see cref="Python"/> on <see cref="Threads"/> threads; <see cref="Script"/> is
+/// torch_gemm.py (the other scripts sit beside it); <see cref="CoreType"/>, when set, becomes OPENBLAS_CORETYPE.
+/// </summary>
+sealed record TorchLauncher(string Python, string? Script, int Threads, string? CoreType)
+{
+    // The torch subprocess must not inherit these: set on our machines, they make OpenBLAS pick a slower
+    // core type / blocking (docs/RECIPE.md §measured). An explicit --openblas-coretype still applies.
+    static readonly string[] UnsetForTorch = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
+    /// <summary>A script in the same directory as <see cref="Script"/>, or null when that is unknown.</summary>
+    public string? Sibling(string fileName) => Script == null ? null : Path.Combine(Path.GetDirectoryName(Script)!, fileName);
+
+    /// <summary>Runs <paramref name="script"/> and returns its stdout, or null with <paramref name="error"/> (and the exit
+    /// code, -1 when it never started) when it could not run or failed.</summary>
+    public string? Run(string? script, string[] args, bool verbose, out string? error, out int exitCode)
+    {
+        error = null;
+        exitCode = -1;
+        if (!File.Exists(Python)) { error = $"{Python} not found (Debian python3 with python3-torch is needed for the comparison)"; return null; }
+        if (script == null || !File.Exists(script)) { error = $"{script ?? "benchmarks/torch_gemm.py"} not found (run from the repository or pass --script)"; return null; }
+        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var name in UnsetForTorch)
+        {
+            string? value = Environment.GetEnvironmentVariable(name);
+            if (value != null && verbose) Console.WriteLine($"torch: unsetting {name}={value} for the torch subprocess");
+            psi.Environment.Remove(name);
+        }
+        if (CoreType != null) psi.Environment["OPENBLAS_CORETYPE"] = CoreType;
+        psi.Environment["OPENBLAS_NUM_THREADS"] = Threads.ToString(CultureInfo.InvariantCulture);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        exitCode = p.ExitCode;
+        if (p.ExitCode == 0) return stdout;
+        string msg = stderr.Result.Trim();
+        error = msg.Contains("No module named 'torch'") ? $"PyTorch is not installed for {Python} (apt-get install python3-torch)"
+            : $"{Python} {Path.GetFileName(script)} exited with {p.ExitCode}: {SideBySide.Tail(msg)}";
+        return null;
+    }
 }
