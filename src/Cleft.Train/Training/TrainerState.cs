@@ -26,7 +26,7 @@ public static class TrainerState
         SafetensorsWriter.Write(Path.Combine(directory, OptimizerFile), optimizer.ExportState()
             .Select(x => new SafetensorsWriter.Item(x.Key, [x.Value.Length], x.Value)));
         var streams = model.NamedRandomStreams().ToDictionary(x => x.Name, x => x.Stream.ExportState());
-        File.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(new Saved(fingerprint, streams, data), Json));
+        DurableFile.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(new Saved(fingerprint, streams, data), Json));
     }
 
     /// <summary>

@@ -69,7 +69,9 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
             var deadline = DateTime.UtcNow.AddMinutes(2);
             // Kill once a checkpoint exists and the run has gone past it: the resume must replay the lost steps.
             while (!child.HasExited && DateTime.UtcNow < deadline && !(File.Exists(index) && Losses(killed).Count >= 6)) Thread.Sleep(20);
-            Assert.False(child.HasExited, "the child finished before it could be killed: " + child.StandardError.ReadToEnd());
+            // The message is built only on failure: reading stderr to its end waits for the child to exit.
+            bool finished = child.HasExited;
+            Assert.False(finished, "the child finished before it could be killed: " + (finished ? child.StandardError.ReadToEnd() : ""));
             child.Kill(entireProcessTree: true);
             child.WaitForExit();
         }
