@@ -99,7 +99,13 @@ public static class PretrainRun
                         micro.Add((batch.Pixels, batch.Captions));
                         position = next;
                     }
-                    lastLoss = trainer.TrainStep(micro);
+                    float stepLoss = trainer.TrainStep(micro);
+                    if (trainer.LastStepSkipped)
+                    {
+                        LogSkip(run, trainer.Guard, ticker, "pretrain");
+                        continue;
+                    }
+                    lastLoss = stepLoss;
                     int step = trainer.Step;
                     if (step % stage1.LogEvery == 0 || step == totalSteps)
                     {
@@ -108,6 +114,7 @@ public static class PretrainRun
                         {
                             ["step"] = step, ["loss"] = lastLoss, ["lr"] = trainer.LearningRate, ["logit_scale"] = model.LogitScale.Read(),
                             ["epoch"] = position.Epoch, ["steps_per_s"] = stepsPerSecond, ["images_per_s"] = stepsPerSecond * o.Batch * o.Accumulate,
+                            ["skipped_steps"] = trainer.Guard.Skipped,
                         });
                         ticker.Update(step, string.Create(CultureInfo.InvariantCulture,
                             $"loss {lastLoss:F4}  lr {trainer.LearningRate:0.00e+00}  {stepsPerSecond:F2} steps/s  {stepsPerSecond * o.Batch * o.Accumulate:F1} img/s"));
@@ -132,6 +139,22 @@ public static class PretrainRun
         log.WriteLine($"pretrain: done, {trainer.Step} steps, last loss {lastLoss:F4}" + (valLoss is { } vl ? $", validation loss {vl:F4}" : "") +
                       $", {clock.Elapsed.TotalSeconds:F0} s; checkpoint {checkpoint}");
         return new PretrainResult(run.Root, checkpoint, trainer.Step, lastLoss, valLoss, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A skipped step's record in metrics.jsonl: {"kind":"skipped","step":N,"loss":..,"grad_norm":..,"reason":..,
+    /// "skipped_steps":total,"in_a_row":k} (a non-finite number is written as null, so "reason" spells it out).
+    /// Its step is the one attempted, so a resume truncating after its checkpoint drops it with the steps it replays.
+    /// </summary>
+    internal static void LogSkip(RunFolder run, BadStepGuard guard, IProgressTicker ticker, string command)
+    {
+        var skip = guard.Last ?? throw new InvalidOperationException("LogSkip: no step was skipped");
+        run.Metrics.Append("skipped", new Dictionary<string, object?>
+        {
+            ["step"] = skip.Step, ["loss"] = skip.Loss, ["grad_norm"] = skip.GradNorm, ["reason"] = skip.Reason,
+            ["skipped_steps"] = guard.Skipped, ["in_a_row"] = guard.InARow,
+        });
+        ticker.Note($"{command}: step {skip.Step} skipped ({skip.Reason}); {guard.InARow} in a row of at most {guard.MaxInARow}, {guard.Skipped} in all");
     }
 
     /// <summary>The loader geometry for a model input of <paramref name="size"/> px: CLEFT's 256 -> 224 ratio.</summary>

@@ -85,10 +85,18 @@ public static class PromptRun
                     var (batch, next) = batches.Current;
                     position = next;
                     float loss = trainer.TrainStep(batch.Pixels, batch.Labels);
+                    if (trainer.LastStepSkipped)
+                    {
+                        PretrainRun.LogSkip(run, trainer.Guard, ticker, "prompt");
+                        continue;
+                    }
                     int step = trainer.Step;
                     if (step % o.Stage2.LogEvery == 0 || step == total)
                     {
-                        run.Metrics.Append("train", new Dictionary<string, object?> { ["step"] = step, ["loss"] = loss, ["lr"] = trainer.LearningRate });
+                        run.Metrics.Append("train", new Dictionary<string, object?>
+                        {
+                            ["step"] = step, ["loss"] = loss, ["lr"] = trainer.LearningRate, ["skipped_steps"] = trainer.Guard.Skipped,
+                        });
                         ticker.Update(step, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}  lr {trainer.LearningRate:0.00e+00}"));
                     }
                     if ((o.EvalEvery > 0 && step % o.EvalEvery == 0) || step == total)
