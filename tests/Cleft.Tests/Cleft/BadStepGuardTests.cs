@@ -1,5 +1,9 @@
+using Cleft.Autograd;
 using Cleft.Kernels.Cpu;
+using Cleft.Models.Gpt2;
+using Cleft.Models.Peft;
 using Cleft.Models.Recipe;
+using Cleft.Tests.Vision;
 using Cleft.Train.Training;
 using Cleft.Tests.Gpt2;
 using Xunit.Abstractions;
@@ -121,5 +125,33 @@ public sealed class BadStepGuardTests(ITestOutputHelper output)
         Assert.Equal((4, 2), (e.Step, e.BadSteps));
         Assert.Equal(checkpoint, e.LastCheckpoint);
         Assert.Equal(3, trainer.Step);
+    }
+
+    /// <summary>
+    /// The rule that keeps resume exact with dropout on: a skipped step still forwards every micro-batch, so the
+    /// dropout streams advance exactly as for a taken step, and a poisoned first micro-batch does not shorten them.
+    /// </summary>
+    [Fact]
+    public void ASkippedStepConsumesTheSameDropoutDrawsAsATakenOne()
+    {
+        using var dev = new CpuBackend();
+        var config = CleftFixture.Config() with { TextOptions = new Gpt2Options { Lora = new LoraConfig(4, 8f, 0.3f, ["c_attn"]) } };
+        ulong[][] StreamsAfter(bool poison)
+        {
+            using var model = CleftModel.FromPretrained(dev, config, VitFixture.Weights, Gpt2Fixture.Directory, CleftFixture.Tokenize, new Rng(7));
+            using var trainer = new Stage1Trainer(model, CleftFixture.Stage1(20));
+            var (a, ca, _) = CleftFixture.Batch(60, 8);
+            var (b, cb, _) = CleftFixture.Batch(61, 8);
+            if (poison) a[5] = float.NaN;
+            ulong[][] Streams() => model.NamedRandomStreams().OrderBy(x => x.Name).Select(x => x.Stream.ExportState()).ToArray();
+            var before = Streams();
+            trainer.TrainStep([(a, ca), (b, cb)]);
+            Assert.Equal(poison, trainer.LastStepSkipped);
+            Assert.NotEqual(before, Streams()); // the step drew dropout masks
+            return Streams();
+        }
+        var taken = StreamsAfter(poison: false);
+        Assert.NotEmpty(taken);
+        Assert.Equal(taken, StreamsAfter(poison: true));
     }
 }
