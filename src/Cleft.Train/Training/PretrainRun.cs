@@ -99,12 +99,8 @@ public static class PretrainRun
                         micro.Add((batch.Pixels, batch.Captions));
                         position = next;
                     }
-                    float stepLoss = trainer.TrainStep(micro);
-                    if (trainer.LastStepSkipped)
-                    {
-                        LogSkip(run, trainer.Guard, ticker, "pretrain");
-                        continue;
-                    }
+                    float stepLoss = GuardedStep(() => trainer.TrainStep(micro), trainer.Guard, run, ticker, "pretrain");
+                    if (trainer.LastStepSkipped) continue;
                     lastLoss = stepLoss;
                     int step = trainer.Step;
                     if (step % stage1.LogEvery == 0 || step == totalSteps)
@@ -142,11 +138,26 @@ public static class PretrainRun
     }
 
     /// <summary>
-    /// A skipped step's record in metrics.jsonl: {"kind":"skipped","step":N,"loss":..,"grad_norm":..,"reason":..,
-    /// "skipped_steps":total,"in_a_row":k} (a non-finite number is written as null, so "reason" spells it out).
-    /// Its step is the one attempted, so a resume truncating after its checkpoint drops it with the steps it replays.
+    /// Runs one trainer step; when the guard skipped it (the step that stops the run included), appends
+    /// {"kind":"skipped","step":N,"loss":..,"grad_norm":..,"reason":..,"skipped_steps":total,"in_a_row":k} to
+    /// metrics.jsonl (a non-finite number is written as null, so "reason" spells it out) and notes it on the
+    /// console. Its step is the one attempted, so a resume truncating after its checkpoint drops it with the
+    /// steps it replays.
     /// </summary>
-    internal static void LogSkip(RunFolder run, BadStepGuard guard, IProgressTicker ticker, string command)
+    internal static float GuardedStep(Func<float> step, BadStepGuard guard, RunFolder run, IProgressTicker ticker, string command)
+    {
+        float loss;
+        try { loss = step(); }
+        catch (TrainingDivergedException)
+        {
+            LogSkip(run, guard, ticker, command);
+            throw;
+        }
+        if (guard.LastWasSkipped) LogSkip(run, guard, ticker, command);
+        return loss;
+    }
+
+    static void LogSkip(RunFolder run, BadStepGuard guard, IProgressTicker ticker, string command)
     {
         var skip = guard.Last ?? throw new InvalidOperationException("LogSkip: no step was skipped");
         run.Metrics.Append("skipped", new Dictionary<string, object?>

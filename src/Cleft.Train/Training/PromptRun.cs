@@ -84,12 +84,8 @@ public static class PromptRun
                     batches.MoveNext();
                     var (batch, next) = batches.Current;
                     position = next;
-                    float loss = trainer.TrainStep(batch.Pixels, batch.Labels);
-                    if (trainer.LastStepSkipped)
-                    {
-                        PretrainRun.LogSkip(run, trainer.Guard, ticker, "prompt");
-                        continue;
-                    }
+                    float loss = PretrainRun.GuardedStep(() => trainer.TrainStep(batch.Pixels, batch.Labels), trainer.Guard, run, ticker, "prompt");
+                    if (trainer.LastStepSkipped) continue;
                     int step = trainer.Step;
                     if (step % o.Stage2.LogEvery == 0 || step == total)
                     {
