@@ -116,16 +116,17 @@ public static class TextFormats
         var model = new LoraLinear(new Linear(device, new Rng(1), 4, 3), new LoraConfig(2, 4f, 0.1f), new Rng(2));
         var optimizer = new AdamW(model.TrainableParameters(), 1e-3f);
         const string fingerprint = "sha256:5d41402abc4b2a76b9719d911017c592";
-        TrainerState.Write(dir, optimizer, model, fingerprint, new DataPosition(3, 17));
+        var guard = new BadStepGuard(BadStepGuard.DefaultMaxBadSteps);
+        TrainerState.Write(dir, optimizer, model, fingerprint, new DataPosition(3, 17), guard);
         var withPosition = File.ReadAllBytes(Path.Combine(dir, TrainerState.StateFile));
-        TrainerState.Write(dir, optimizer, model, fingerprint, null);
+        TrainerState.Write(dir, optimizer, model, fingerprint, null, guard);
         var withoutPosition = File.ReadAllBytes(Path.Combine(dir, TrainerState.StateFile));
         string file = Path.Combine(dir, TrainerState.StateFile);
         return new FuzzFormat
         {
             Name = "trainer.json", Text = true, Seeds = [withPosition, withoutPosition], Documented = [typeof(InvalidDataException)],
             SizeMultiple = 64, ConstantBytes = MB,
-            Run = (input, _) => { File.WriteAllBytes(file, input); TrainerState.Read(dir, optimizer, model, fingerprint, step: 5); return "ok"; },
+            Run = (input, _) => { File.WriteAllBytes(file, input); TrainerState.Read(dir, optimizer, model, fingerprint, step: 5, guard); return "ok"; },
         };
     }
 }

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Unicode;
 using Microsoft.Win32.SafeHandles;
@@ -22,6 +24,13 @@ public sealed record SafetensorsEntry(string Name, string Dtype, int[] Shape, lo
 /// </summary>
 public sealed class SafetensorsFile : IDisposable
 {
+    /// <summary>
+    /// The __metadata__ key holding the lowercase hex SHA-256 of the data section (every byte after the header).
+    /// <see cref="SafetensorsWriter"/> always adds it; <see cref="Open"/> checks it when present, so a checkpoint
+    /// that was corrupted on disk is refused, while files from elsewhere (Hugging Face, torch) without it load.
+    /// </summary>
+    public const string HashKey = "sha256";
+
     /// <summary>Headers above this are refused (real ones are kilobytes; this bounds what a hostile N allocates).</summary>
     public const long MaxHeaderBytes = 100L << 20;
 
@@ -60,6 +69,7 @@ public sealed class SafetensorsFile : IDisposable
             Fail(Utf8.IsValid(header), path, "header is not valid UTF-8");
             long dataStart = 8 + (long)n, dataLength = size - dataStart;
             var (entries, metadata) = ParseHeader(header, path, dataStart, dataLength);
+            if (metadata.TryGetValue(HashKey, out var expected)) CheckHash(file, path, dataStart, size, expected);
             return new SafetensorsFile(path, file, entries, metadata);
         }
         catch
@@ -135,6 +145,23 @@ public sealed class SafetensorsFile : IDisposable
         }
         CheckContiguous(ranges, path, dataLength);
         return (entries, metadata);
+    }
+
+    /// <summary>Hashes the data section in 1 MiB reads (a checkpoint is never loaded whole) and compares with the header's value.</summary>
+    static void CheckHash(SafeFileHandle file, string path, long dataStart, long size, string expected)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        for (long at = dataStart; at < size;)
+        {
+            int n = (int)Math.Min(buffer.Length, size - at);
+            ReadExactly(file, buffer.AsSpan(0, n), at, path);
+            sha.AppendData(buffer, 0, n);
+            at += n;
+        }
+        string actual = Convert.ToHexStringLower(sha.GetHashAndReset());
+        Fail(string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase), path,
+            $"the data section's SHA-256 is {actual}, but the header records {expected}: the file is corrupt (changed or damaged after it was written)");
     }
 
     /// <summary>
@@ -247,7 +274,11 @@ public sealed class SafetensorsFile : IDisposable
     public void Dispose() => _file.Dispose();
 }
 
-/// <summary>Writes .safetensors files (F32, F16 or BF16 data; the header padded with spaces to 8-byte alignment).</summary>
+/// <summary>
+/// Writes .safetensors files (F32, F16 or BF16 data; the header padded with spaces to 8-byte alignment). The
+/// header's __metadata__ carries <see cref="SafetensorsFile.HashKey"/>: the SHA-256 of the data section, which
+/// <see cref="SafetensorsFile.Open"/> checks. The file is replaced durably (<see cref="DurableFile"/>).
+/// </summary>
 public static class SafetensorsWriter
 {
     public sealed record Item(string Name, int[] Shape, float[] Data);
@@ -261,51 +292,78 @@ public static class SafetensorsWriter
     };
 
     delegate void SpanWriter(Span<byte> dst, float value);
+    delegate void ByteSink(ReadOnlySpan<byte> bytes);
 
     public static void Write(string path, IEnumerable<Item> tensors, string dtype = "F32", IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (!Encodings.TryGetValue(dtype, out var enc))
             throw new ArgumentException($"{path}: can write {string.Join(", ", Encodings.Keys)}, not '{dtype}'");
+        if (metadata?.ContainsKey(SafetensorsFile.HashKey) == true)
+            throw new ArgumentException($"{path}: __metadata__ key '{SafetensorsFile.HashKey}' is reserved for the data hash the writer adds");
         int esize = enc.Size;
         var items = tensors.ToList();
         var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in items)
+        {
+            if (t.Name == "__metadata__" || !names.Add(t.Name)) throw new ArgumentException($"{path}: tensor name '{t.Name}' is reserved or repeated");
+            long count = t.Shape.Aggregate(1L, (a, d) => d < 0 ? throw new ArgumentException($"{path}: '{t.Name}' has a negative dimension") : a * d);
+            if (count != t.Data.Length) throw new ArgumentException($"{path}: '{t.Name}' has {t.Data.Length} values for shape [{string.Join(",", t.Shape)}]");
+        }
+        // The data are encoded twice (once hashed, once written) rather than held encoded: F32 is a zero-copy
+        // view, and the halves cost a conversion pass instead of a second copy of every tensor in memory.
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Encode(items, dtype, enc, bytes => sha.AppendData(bytes));
+        var meta = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            [SafetensorsFile.HashKey] = Convert.ToHexStringLower(sha.GetHashAndReset()),
+        };
         long offset = 0;
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
         {
             w.WriteStartObject();
-            if (metadata is not null)
-            {
-                w.WriteStartObject("__metadata__");
-                foreach (var (k, v) in metadata) w.WriteString(k, v);
-                w.WriteEndObject();
-            }
+            w.WriteStartObject("__metadata__");
+            foreach (var (k, v) in meta) w.WriteString(k, v);
+            w.WriteEndObject();
             foreach (var t in items)
             {
-                if (t.Name == "__metadata__" || !names.Add(t.Name)) throw new ArgumentException($"{path}: tensor name '{t.Name}' is reserved or repeated");
-                long count = t.Shape.Aggregate(1L, (a, d) => d < 0 ? throw new ArgumentException($"{path}: '{t.Name}' has a negative dimension") : a * d);
-                if (count != t.Data.Length) throw new ArgumentException($"{path}: '{t.Name}' has {t.Data.Length} values for shape [{string.Join(",", t.Shape)}]");
                 w.WriteStartObject(t.Name);
                 w.WriteString("dtype", dtype);
                 w.WriteStartArray("shape"); foreach (int d in t.Shape) w.WriteNumberValue(d); w.WriteEndArray();
-                w.WriteStartArray("data_offsets"); w.WriteNumberValue(offset); w.WriteNumberValue(offset + count * esize); w.WriteEndArray();
+                w.WriteStartArray("data_offsets"); w.WriteNumberValue(offset); w.WriteNumberValue(offset + (long)t.Data.Length * esize); w.WriteEndArray();
                 w.WriteEndObject();
-                offset += count * esize;
+                offset += (long)t.Data.Length * esize;
             }
             w.WriteEndObject();
         }
         var header = ms.ToArray().ToList();
         while ((8 + header.Count) % 8 != 0) header.Add((byte)' ');
-        using var f = File.Create(path);
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Count);
-        f.Write(len);
-        f.Write(header.ToArray());
-        foreach (var t in items)
+        DurableFile.Write(path, f =>
         {
-            var bytes = new byte[t.Data.Length * esize];
-            for (int i = 0; i < t.Data.Length; i++) enc.Put(bytes.AsSpan(i * esize), t.Data[i]);
-            f.Write(bytes);
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Count);
+            f.Write(len);
+            f.Write(header.ToArray());
+            Encode(items, dtype, enc, f.Write);
+        });
+    }
+
+    /// <summary>Feeds the data section to <paramref name="sink"/> in order, in chunks of at most 1 MiB of encoded bytes.</summary>
+    static void Encode(List<Item> items, string dtype, (int Size, SpanWriter Put) enc, ByteSink sink)
+    {
+        if (dtype == "F32" && BitConverter.IsLittleEndian)
+        {
+            foreach (var t in items) sink(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+            return;
         }
+        const int chunk = 1 << 18;
+        var buffer = new byte[chunk * enc.Size];
+        foreach (var t in items)
+            for (int at = 0; at < t.Data.Length; at += chunk)
+            {
+                int n = Math.Min(chunk, t.Data.Length - at);
+                for (int i = 0; i < n; i++) enc.Put(buffer.AsSpan(i * enc.Size), t.Data[at + i]);
+                sink(buffer.AsSpan(0, n * enc.Size));
+            }
     }
 }

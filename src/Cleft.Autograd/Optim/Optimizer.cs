@@ -6,12 +6,13 @@ namespace Cleft.Autograd.Optim;
 /// What AdamW and SGD share: parameter groups, a settable learning rate (a schedule writes it each step),
 /// optional clipping by global gradient norm, and per-parameter state allocated once. The clip coefficient
 /// lives on the device and is read by the fused update kernels, so a step never waits for the host; the norm
-/// is read back only when someone asks for <see cref="LastGradNorm"/>.
+/// is read back only when someone asks for <see cref="LastGradNorm"/>, or by <see cref="StepIfFinite"/>.
 /// </summary>
 public abstract class Optimizer : IDisposable
 {
     readonly DeviceBuffer<float> _partial, _norm, _coef, _one;
-    bool _clipped;
+    bool _normOnDevice;
+    float? _hostNorm;
 
     protected Optimizer(string name, IEnumerable<ParamGroup> groups, float lr)
     {
@@ -47,12 +48,15 @@ public abstract class Optimizer : IDisposable
     /// <summary>Steps taken so far.</summary>
     public int StepCount { get; private set; }
 
-    /// <summary>The global gradient norm of the last clipped step (a device read; null if clipping is off).</summary>
+    /// <summary>
+    /// The global gradient norm of the last clipped step or <see cref="StepIfFinite"/> call (a device read after a
+    /// clipped <see cref="Step"/>; null when the last step computed no norm).
+    /// </summary>
     public float? LastGradNorm
     {
         get
         {
-            if (!_clipped) return null;
+            if (_hostNorm is not null || !_normOnDevice) return _hostNorm;
             var host = new float[1];
             Device.CopyToHost(_norm, host);
             return host[0];
@@ -62,19 +66,44 @@ public abstract class Optimizer : IDisposable
     public void Step()
     {
         using var _ = GradMode.NoGrad();
+        _hostNorm = null;
+        _normOnDevice = MaxGradNorm is not null;
+        if (MaxGradNorm is { } max) ReduceNorm(max);
+        Apply(MaxGradNorm is null ? _one : _coef);
+    }
+
+    /// <summary>
+    /// The NaN/Inf guard's step: computes the global gradient norm (one sum-of-squares pass over the gradients,
+    /// which clipping makes anyway, and a read-back of one float, which waits for the backward pass to finish)
+    /// and steps only when it is finite. A non-finite norm (a NaN or infinite gradient, or squares overflowing
+    /// float) leaves everything as it was: parameters, moments, <see cref="StepCount"/>. Returns the norm.
+    /// </summary>
+    public float StepIfFinite()
+    {
+        using var _ = GradMode.NoGrad();
+        // Without clipping the coefficient is computed against +inf (it is 1) and not used.
+        ReduceNorm(MaxGradNorm ?? float.PositiveInfinity);
+        var host = new float[1];
+        Device.CopyToHost(_norm, host);
+        _hostNorm = host[0];
+        _normOnDevice = true;
+        if (float.IsFinite(host[0])) Apply(MaxGradNorm is null ? _one : _coef);
+        return host[0];
+    }
+
+    /// <summary>Global norm into _norm and the clip coefficient for <paramref name="max"/> into _coef, on the device.</summary>
+    void ReduceNorm(float max)
+    {
+        // Parameters without a gradient contribute 0 to the norm, as in torch.
+        for (int i = 0; i < Params.Length; i++)
+            if (Params[i].Grad is { } g) Device.SumSquares(g.Buffer, g.Length, _partial, i);
+        ZeroMissing();
+        Device.ClipCoefficient(_partial, Params.Length, max, _norm, _coef);
+    }
+
+    void Apply(DeviceBuffer<float> scale)
+    {
         StepCount++;
-        var scale = _one;
-        _clipped = false;
-        if (MaxGradNorm is { } max)
-        {
-            // Parameters without a gradient contribute 0 to the norm, as in torch.
-            for (int i = 0; i < Params.Length; i++)
-                if (Params[i].Grad is { } g) Device.SumSquares(g.Buffer, g.Length, _partial, i);
-            ZeroMissing();
-            Device.ClipCoefficient(_partial, Params.Length, max, _norm, _coef);
-            scale = _coef;
-            _clipped = true;
-        }
         int index = 0;
         foreach (var group in Groups)
             foreach (var p in group.Parameters)

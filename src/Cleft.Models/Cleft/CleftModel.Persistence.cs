@@ -78,7 +78,7 @@ public sealed partial class CleftModel
         if (Config.TextOptions.Lora is { } lc && lora.Count > 0)
             PeftAdapter.Save(Path.Combine(directory, AdapterDirectory), Text.Transformer, lc);
         if (Spec is not null)
-            File.WriteAllText(Path.Combine(directory, CleftModelSpec.FileName), Spec.ToJson(frozenFingerprint ?? FrozenFingerprint()));
+            DurableFile.WriteAllText(Path.Combine(directory, CleftModelSpec.FileName), Spec.ToJson(frozenFingerprint ?? FrozenFingerprint()));
     }
 
     /// <summary>Loads what <see cref="SaveWeights"/> wrote; names and shapes must match the model exactly.</summary>

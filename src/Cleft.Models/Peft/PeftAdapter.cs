@@ -46,7 +46,7 @@ public static class PeftAdapter
             ["base_model_name_or_path"] = null,
             ["modules_to_save"] = null,
         };
-        File.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        DurableFile.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile),
             lora.Select(x => new SafetensorsWriter.Item(KeyPrefix + x.Name, x.Param.Shape, x.Param.ToArray())), dtype);
     }

@@ -14,6 +14,7 @@ public static class PretrainCommand
         var val = o.OptionalString("val", "validation manifest CSV (validation loss, best checkpoints)");
         var data = new DataOptions(o, labels: false);
         var model = new ModelOptions(o);
+        var maxBad = o.Add("max-bad-steps", BadStepGuard.DefaultMaxBadSteps, "steps with a NaN/inf loss or gradient norm are skipped; this many in a row stop the run", CommandOptions.Positive);
         var device = new DeviceOptions(o);
         var lr = o.Add("lr", 4e-5f, "peak learning rate (AdamW)", CommandOptions.Positive);
         var minLr = o.Add("min-lr", 0f, "learning rate at the end of the cosine", CommandOptions.NonNegative);
@@ -42,7 +43,7 @@ public static class PretrainCommand
                 {
                     LearningRate = r.GetValue(lr), MinLearningRate = r.GetValue(minLr), WeightDecay = r.GetValue(wd),
                     WarmupSteps = r.GetValue(warmup), TotalSteps = r.GetValue(steps), MaxGradNorm = r.GetValue(clip),
-                    KeepBest = r.GetValue(keep), LogEvery = r.GetValue(logEvery),
+                    KeepBest = r.GetValue(keep), LogEvery = r.GetValue(logEvery), MaxBadSteps = r.GetValue(maxBad),
                 },
                 Epochs = r.GetValue(epochs), Batch = r.GetValue(batch), Accumulate = r.GetValue(accumulate),
                 Augmentation = augment.Steps(r), SkipBadImages = r.GetValue(skipBad), Workers = r.GetValue(workers),

@@ -32,6 +32,7 @@ public static class PromptCommand
         var seed = o.Add("seed", 42, "shuffling and augmentation seed", CommandOptions.NonNegative);
         var variant = o.Add("variant", "paper", "paper: frozen encoders, cross-entropy over the class prompts; code: the released script's run (image tower trained too, InfoNCE against each image's class prompt)",
             v => v is "paper" or "code" ? null : "paper or code");
+        var maxBad = o.Add("max-bad-steps", BadStepGuard.DefaultMaxBadSteps, "steps with a NaN/inf loss or gradient norm are skipped; this many in a row stop the run", CommandOptions.Positive);
         var device = new DeviceOptions(o);
         var outDir = o.OptionalString("out", "run folder for the prompts (config.json, metrics.jsonl, checkpoints/, plots/)", required: true);
         var resume = o.Flag("resume", "continue the prompt run in --out from its last checkpoint");
@@ -44,7 +45,7 @@ public static class PromptCommand
                 Stage2 = new Stage2Options
                 {
                     LearningRate = r.GetValue(lr), Momentum = r.GetValue(momentum), WeightDecay = r.GetValue(wd),
-                    WarmupSteps = r.GetValue(warmup), TotalSteps = r.GetValue(steps), LogEvery = r.GetValue(logEvery),
+                    WarmupSteps = r.GetValue(warmup), TotalSteps = r.GetValue(steps), LogEvery = r.GetValue(logEvery), MaxBadSteps = r.GetValue(maxBad),
                 },
                 Batch = r.GetValue(batch), Augmentation = augment.Steps(r), Workers = r.GetValue(workers), EvalEvery = r.GetValue(evalEvery),
                 Out = r.GetValue(outDir)!, Resume = r.GetValue(resume), Seed = (ulong)r.GetValue(seed),

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Cleft.Models.Recipe;
+using Cleft.Autograd.IO;
 
 namespace Cleft.Train.Training;
 
@@ -8,19 +8,26 @@ public sealed record CheckpointInfo(string Name, int Step, float LearningRate, f
 
 /// <summary>
 /// A directory of training checkpoints keeping the best <see cref="KeepBest"/> by validation loss plus the last
-/// (REFERENCE §1: top-2 + last). Each checkpoint is written into a hidden temporary directory and renamed into
+/// (docs/RECIPE.md §stage-1: top-2 + last). Each checkpoint is written into a hidden temporary directory and renamed into
 /// place (a rename is atomic), and the index <see cref="IndexFile"/> is replaced by rename as well, so a run killed
-/// at any point leaves every previously completed checkpoint and a consistent index; stale temporaries are
-/// removed when the store is opened. Old checkpoints are deleted only after the new index is on disk.
+/// at any point leaves every previously completed checkpoint and a consistent index. Every file is written with
+/// <see cref="DurableFile"/> (fsynced before its rename; safetensors files carry a SHA-256 of their data that
+/// loading checks), and the temporary directory and the store are fsynced around the directory rename, so a
+/// checkpoint the index names is complete on disk even after a power loss. Opening the store removes stale
+/// temporaries; the first save removes step folders the index does not name (left by a kill while an old
+/// checkpoint was being deleted) — only a writer does that, since a reader opening the store while a run saves
+/// would see the run's newest folder before the index names it. Old checkpoints are deleted only after the new
+/// index is on disk.
 /// </summary>
 public sealed class CheckpointStore
 {
     public const string IndexFile = "checkpoints.json";
     public const string StateFile = "state.json";
-    const string TempPrefix = ".tmp-";
+    const string TempPrefix = DurableFile.TempPrefix, StepPrefix = "step-";
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     readonly List<CheckpointInfo> _entries;
+    bool _orphansRemoved;
 
     public CheckpointStore(string root, int keepBest = 2)
     {
@@ -35,10 +42,14 @@ public sealed class CheckpointStore
             else File.Delete(stale);
         }
         string index = Path.Combine(root, IndexFile);
-        _entries = File.Exists(index)
-            ? JsonSerializer.Deserialize<List<CheckpointInfo>>(File.ReadAllText(index))
-              ?? throw new InvalidDataException($"{index}: empty checkpoint index")
-            : [];
+        try
+        {
+            _entries = File.Exists(index)
+                ? JsonSerializer.Deserialize<List<CheckpointInfo>>(File.ReadAllText(index))
+                  ?? throw new InvalidDataException($"{index}: empty checkpoint index")
+                : [];
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{index}: not a valid checkpoint index: {e.Message}", e); }
     }
 
     public string Root { get; }
@@ -56,15 +67,26 @@ public sealed class CheckpointStore
     public string Save(int step, float learningRate, float? valLoss, IReadOnlyDictionary<string, double>? metrics, Action<string> writeContents)
     {
         ArgumentNullException.ThrowIfNull(writeContents);
-        var info = new CheckpointInfo($"step-{step:D8}", step, learningRate, valLoss,
+        var info = new CheckpointInfo($"{StepPrefix}{step:D8}", step, learningRate, valLoss,
             metrics is null ? [] : new Dictionary<string, double>(metrics));
         string temp = Path.Combine(Root, TempPrefix + info.Name + "-" + Guid.NewGuid().ToString("N"));
         string final = Path.Combine(Root, info.Name);
+        if (!_orphansRemoved)
+        {
+            var named = _entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var orphan in Directory.EnumerateDirectories(Root, StepPrefix + "*"))
+                if (!named.Contains(Path.GetFileName(orphan))) Directory.Delete(orphan, recursive: true);
+            _orphansRemoved = true;
+        }
         Directory.CreateDirectory(temp);
         try
         {
             writeContents(temp);
-            File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(info, Json));
+            DurableFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(info, Json));
+            // writeContents may have made subfolders (adapter/) whose entries DurableFile synced, but not the
+            // subfolder's own entry in temp: sync every folder so the whole tree is on disk before the rename.
+            foreach (var sub in Directory.EnumerateDirectories(temp, "*", SearchOption.AllDirectories)) DurableFile.SyncDirectory(sub);
+            DurableFile.SyncDirectory(temp);
             // Saving the same step twice replaces the older copy; it leaves the index first so no entry points at a hole.
             if (Directory.Exists(final))
             {
@@ -73,6 +95,7 @@ public sealed class CheckpointStore
                 Directory.Delete(final, recursive: true);
             }
             Directory.Move(temp, final);
+            DurableFile.SyncDirectory(Root);
         }
         catch
         {
@@ -101,18 +124,17 @@ public sealed class CheckpointStore
         return keep;
     }
 
-    void WriteIndex()
-    {
-        string index = Path.Combine(Root, IndexFile), temp = Path.Combine(Root, TempPrefix + IndexFile);
-        File.WriteAllText(temp, JsonSerializer.Serialize(_entries, Json));
-        File.Move(temp, index, overwrite: true);
-    }
+    void WriteIndex() => DurableFile.WriteAllText(Path.Combine(Root, IndexFile), JsonSerializer.Serialize(_entries, Json));
 
     /// <summary>Reads a checkpoint directory's state.json.</summary>
     public static CheckpointInfo ReadInfo(string checkpointDirectory)
     {
         string path = Path.Combine(checkpointDirectory, StateFile);
-        return JsonSerializer.Deserialize<CheckpointInfo>(File.ReadAllText(path))
-            ?? throw new InvalidDataException($"{path}: empty checkpoint state");
+        try
+        {
+            return JsonSerializer.Deserialize<CheckpointInfo>(File.ReadAllText(path))
+                ?? throw new InvalidDataException($"{path}: empty checkpoint state");
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid checkpoint state: {e.Message}", e); }
     }
 }

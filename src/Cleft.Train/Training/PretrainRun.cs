@@ -75,7 +75,7 @@ public static class PretrainRun
         }
         else if (o.Resume) log.WriteLine($"pretrain: --resume given but {store} has no checkpoint yet; starting fresh");
         run.WriteConfig("pretrain", resolvedOptions, $"{device.Name} ({device.Description})");
-        File.WriteAllText(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
+        RunFolder.AtomicWrite(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
 
         log.WriteLine($"pretrain: {train.Count} training pairs ({loader.BatchesPerEpoch} batches of {o.Batch} per epoch)" +
             (val is null ? "" : $", {val.Count} validation pairs") + $"; {model.ParameterCount(trainableOnly: true):N0} trainable of " +
@@ -100,7 +100,9 @@ public static class PretrainRun
                         micro.Add((batch.Pixels, batch.Captions));
                         position = next;
                     }
-                    lastLoss = trainer.TrainStep(micro);
+                    float stepLoss = GuardedStep(() => trainer.TrainStep(micro), trainer.Guard, run, ticker, "pretrain");
+                    if (trainer.LastStepSkipped) continue;
+                    lastLoss = stepLoss;
                     int step = trainer.Step;
                     if (step % stage1.LogEvery == 0 || step == totalSteps)
                     {
@@ -109,6 +111,7 @@ public static class PretrainRun
                         {
                             ["step"] = step, ["loss"] = lastLoss, ["lr"] = trainer.LearningRate, ["logit_scale"] = model.LogitScale.Read(),
                             ["epoch"] = position.Epoch, ["steps_per_s"] = stepsPerSecond, ["images_per_s"] = stepsPerSecond * o.Batch * o.Accumulate,
+                            ["skipped_steps"] = trainer.Guard.Skipped,
                         });
                         ticker.Update(step, string.Create(CultureInfo.InvariantCulture,
                             $"loss {lastLoss:F4}  lr {trainer.LearningRate:0.00e+00}  {stepsPerSecond:F2} steps/s  {stepsPerSecond * o.Batch * o.Accumulate:F1} img/s"));
@@ -133,6 +136,37 @@ public static class PretrainRun
         log.WriteLine($"pretrain: done, {trainer.Step} steps, last loss {lastLoss:F4}" + (valLoss is { } vl ? $", validation loss {vl:F4}" : "") +
                       $", {clock.Elapsed.TotalSeconds:F0} s; checkpoint {checkpoint}");
         return new PretrainResult(run.Root, checkpoint, trainer.Step, lastLoss, valLoss, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Runs one trainer step; when the guard skipped it (the step that stops the run included), appends
+    /// {"kind":"skipped","step":N,"loss":..,"grad_norm":..,"reason":..,"skipped_steps":total,"in_a_row":k} to
+    /// metrics.jsonl (a non-finite number is written as null, so "reason" spells it out) and notes it on the
+    /// console. Its step is the one attempted, so a resume truncating after its checkpoint drops it with the
+    /// steps it replays.
+    /// </summary>
+    internal static float GuardedStep(Func<float> step, BadStepGuard guard, RunFolder run, IProgressTicker ticker, string command)
+    {
+        float loss;
+        try { loss = step(); }
+        catch (TrainingDivergedException)
+        {
+            LogSkip(run, guard, ticker, command);
+            throw;
+        }
+        if (guard.LastWasSkipped) LogSkip(run, guard, ticker, command);
+        return loss;
+    }
+
+    static void LogSkip(RunFolder run, BadStepGuard guard, IProgressTicker ticker, string command)
+    {
+        var skip = guard.Last ?? throw new InvalidOperationException("LogSkip: no step was skipped");
+        run.Metrics.Append("skipped", new Dictionary<string, object?>
+        {
+            ["step"] = skip.Step, ["loss"] = skip.Loss, ["grad_norm"] = skip.GradNorm, ["reason"] = skip.Reason,
+            ["skipped_steps"] = guard.Skipped, ["in_a_row"] = guard.InARow,
+        });
+        ticker.Note($"{command}: step {skip.Step} skipped ({skip.Reason}); {guard.InARow} in a row of at most {guard.MaxInARow}, {guard.Skipped} in all");
     }
 
     /// <summary>The loader geometry for a model input of <paramref name="size"/> px: CLEFT's 256 -> 224 ratio.</summary>

@@ -86,11 +86,15 @@ public static class PromptRun
                     batches.MoveNext();
                     var (batch, next) = batches.Current;
                     position = next;
-                    float loss = trainer.TrainStep(batch.Pixels, batch.Labels);
+                    float loss = PretrainRun.GuardedStep(() => trainer.TrainStep(batch.Pixels, batch.Labels), trainer.Guard, run, ticker, "prompt");
+                    if (trainer.LastStepSkipped) continue;
                     int step = trainer.Step;
                     if (step % o.Stage2.LogEvery == 0 || step == total)
                     {
-                        run.Metrics.Append("train", new Dictionary<string, object?> { ["step"] = step, ["loss"] = loss, ["lr"] = trainer.LearningRate });
+                        run.Metrics.Append("train", new Dictionary<string, object?>
+                        {
+                            ["step"] = step, ["loss"] = loss, ["lr"] = trainer.LearningRate, ["skipped_steps"] = trainer.Guard.Skipped,
+                        });
                         ticker.Update(step, string.Create(CultureInfo.InvariantCulture, $"loss {loss:F4}  lr {trainer.LearningRate:0.00e+00}"));
                     }
                     if ((o.EvalEvery > 0 && step % o.EvalEvery == 0) || step == total)
@@ -152,9 +156,9 @@ public static class PromptRun
     public static (CleftModel Model, ZeroShotClassifier Classifier, PromptSpec Spec) LoadClassifier(IBackend device, string runDir)
     {
         var spec = ReadSpec(runDir) ?? throw new ArgumentException($"{runDir}: not a prompt run (no {PromptSpec.FileName})");
-        var store = new CheckpointStore(Path.Combine(runDir, RunFolder.CheckpointFolder));
-        var pick = store.Best ?? store.Last ?? throw new ArgumentException($"{runDir}: the prompt run has no checkpoint yet");
-        string dir = store.PathOf(pick);
+        // Read the index without opening a CheckpointStore: opening one sweeps temporaries, which would delete a
+        // checkpoint that a prompt run still training is writing.
+        string dir = CleftModel.ResolveDirectory(runDir);
         var model = CleftModel.Load(device, spec.Stage1Model);
         try
         {

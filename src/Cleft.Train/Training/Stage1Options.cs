@@ -3,7 +3,7 @@ using Cleft.Models.Recipe;
 namespace Cleft.Train.Training;
 
 /// <summary>
-/// Stage 1 hyperparameters; defaults are the paper's (REFERENCE §1): AdamW lr 4e-5, betas (0.9, 0.999), weight
+/// Stage 1 hyperparameters; defaults are the paper's (docs/RECIPE.md §stage-1): AdamW lr 4e-5, betas (0.9, 0.999), weight
 /// decay 0.1 (none on 1-D parameters and biases), 4,000 warmup steps then cosine over 40,000, top-2 + last kept.
 /// </summary>
 public sealed record Stage1Options
@@ -23,11 +23,13 @@ public sealed record Stage1Options
     public int KeepBest { get; init; } = 2;
     /// <summary>Progress is reported every this many steps.</summary>
     public int LogEvery { get; init; } = 1;
+    /// <summary>Non-finite steps in a row (each skipped, see <see cref="BadStepGuard"/>) that stop the run.</summary>
+    public int MaxBadSteps { get; init; } = BadStepGuard.DefaultMaxBadSteps;
 
     public void Validate()
     {
         if (!(LearningRate > 0) || !(MinLearningRate >= 0) || WarmupSteps < 0 || TotalSteps <= 0 || !(WeightDecay >= 0)
-            || MaxGradNorm is <= 0 || LogEvery <= 0 || KeepBest < 0)
+            || MaxGradNorm is <= 0 || LogEvery <= 0 || KeepBest < 0 || MaxBadSteps < 1)
             throw new ArgumentException($"Stage1Options: invalid settings {this}");
     }
 }
@@ -38,17 +40,4 @@ public readonly record struct TrainingProgress(int Step, float Loss, float Learn
     /// <summary>One log line, e.g. "step 120  loss 1.2345  lr 3.00e-04  2.41 steps/s  scale 2.659".</summary>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"step {Step}  loss {Loss:F4}  lr {LearningRate:0.00e+00}  {StepsPerSecond:F2} steps/s  scale {LogitScale:F3}");
-}
-
-/// <summary>
-/// The loss went NaN or infinite. Thrown before the optimizer step, so the parameters are those of the previous
-/// step, and no checkpoint is written; <see cref="LastCheckpoint"/> names the newest one already on disk.
-/// </summary>
-public sealed class TrainingDivergedException(int step, float loss, float learningRate, string? lastCheckpoint)
-    : Exception($"training diverged: loss is {loss} at step {step} (lr {learningRate:G4}); the parameters were not updated " +
-        $"and nothing was saved; last checkpoint on disk: {lastCheckpoint ?? "none"}")
-{
-    public int Step { get; } = step;
-    public float Loss { get; } = loss;
-    public string? LastCheckpoint { get; } = lastCheckpoint;
 }

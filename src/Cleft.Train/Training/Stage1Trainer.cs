@@ -12,7 +12,8 @@ namespace Cleft.Train.Training;
 /// micro-batch. Checkpoints (see <see cref="CheckpointStore"/>) hold the model's trainable weights
 /// (<see cref="CleftModel.SaveWeights"/>) plus <see cref="TrainerState"/> (optimizer slots, dropout streams,
 /// data position, frozen-weights fingerprint); <see cref="Resume"/> restores all of it, so a resumed run
-/// continues with bit-identical losses on the CPU backend, dropout included.
+/// continues with bit-identical losses on the CPU backend, dropout included. A step with a non-finite loss or
+/// gradient norm is skipped (<see cref="BadStepGuard"/>): <see cref="LastStepSkipped"/> tells the caller.
 /// </summary>
 public sealed class Stage1Trainer : IDisposable
 {
@@ -39,6 +40,7 @@ public sealed class Stage1Trainer : IDisposable
             options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
         Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
         _fingerprint = new(model.FrozenFingerprint);
+        Guard = new BadStepGuard(options.MaxBadSteps);
     }
 
     public CleftModel Model { get; }
@@ -50,6 +52,10 @@ public sealed class Stage1Trainer : IDisposable
     public Action<TrainingProgress>? Progress { get; set; }
     /// <summary>Fingerprint of the frozen weights (computed once).</summary>
     public string Fingerprint => _fingerprint.Value;
+    /// <summary>The NaN/Inf guard: skipped-step counts and the last skip.</summary>
+    public BadStepGuard Guard { get; }
+    /// <summary>Whether the last <see cref="TrainStep(IReadOnlyList{ValueTuple{float[], IReadOnlyList{string}}})"/> was skipped (its batches consumed, nothing updated, <see cref="Step"/> unchanged).</summary>
+    public bool LastStepSkipped => Guard.LastWasSkipped;
 
     /// <summary>One optimisation step on pixels [B, 3, S, S] and B captions; returns the loss.</summary>
     public float TrainStep(float[] pixels, IReadOnlyList<string> captions) => TrainStep([(pixels, captions)]);
@@ -57,16 +63,21 @@ public sealed class Stage1Trainer : IDisposable
     /// <summary>
     /// One optimisation step over several micro-batches (gradient accumulation): each micro-batch's loss is
     /// scaled by 1/K and back-propagated into the same gradients, then the optimizer steps once. Negatives are
-    /// those of each micro-batch, as in CLEFT's released code. Returns the mean loss.
+    /// those of each micro-batch, as in CLEFT's released code. Returns the mean loss. A non-finite loss or gradient
+    /// norm skips the step (see <see cref="BadStepGuard"/>; every micro-batch is still forwarded, so the dropout
+    /// streams advance as for a taken step) and <see cref="TrainingDivergedException"/> ends a run of
+    /// <see cref="Stage1Options.MaxBadSteps"/> skips in a row.
     /// </summary>
     public float TrainStep(IReadOnlyList<(float[] Pixels, IReadOnlyList<string> Captions)> microBatches)
     {
         ArgumentNullException.ThrowIfNull(microBatches);
         if (microBatches.Count == 0) throw new ArgumentException("Stage1Trainer.TrainStep: no micro-batches");
         if (!_clock.IsRunning) _clock.Start();
+        float previousLr = _optimizer.LearningRate; // put back by a skip, which changes nothing
         float lr = _schedule.Apply(_optimizer, Step);
         float inv = 1f / microBatches.Count;
         double sum = 0;
+        bool finite = true;
         _optimizer.ZeroGrad();
         foreach (var (pixels, captions) in microBatches)
         {
@@ -75,13 +86,19 @@ public sealed class Stage1Trainer : IDisposable
             using var texts = Model.TextBatch(captions);
             var l = Model.Forward(Model.Pixels(pixels, captions.Count), texts);
             float value = l.Item();
-            if (!float.IsFinite(value))
-                throw new TrainingDivergedException(Step + 1, value, lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
             sum += value;
-            (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
+            finite &= float.IsFinite(value);
+            if (finite) (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
         }
-        _optimizer.Step();
         float loss = (float)(sum * inv);
+        float norm = finite ? _optimizer.StepIfFinite() : float.NaN;
+        if (!finite || !float.IsFinite(norm))
+        {
+            _optimizer.LearningRate = previousLr;
+            Guard.Skip(new SkippedStep(Step + 1, loss, norm), lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
+            return loss;
+        }
+        Guard.Taken();
         Step++;
         _stepsSinceReport++;
         if (Progress is { } report && Step % Options.LogEvery == 0)
@@ -125,7 +142,7 @@ public sealed class Stage1Trainer : IDisposable
         return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
         {
             Model.SaveWeights(dir, Fingerprint);
-            TrainerState.Write(dir, _optimizer, Model, Fingerprint, data);
+            TrainerState.Write(dir, _optimizer, Model, Fingerprint, data, Guard);
         });
     }
 
@@ -136,7 +153,7 @@ public sealed class Stage1Trainer : IDisposable
     public DataPosition? Resume(string checkpointDirectory)
     {
         var info = CheckpointStore.ReadInfo(checkpointDirectory);
-        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Model, Fingerprint, info.Step);
+        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Model, Fingerprint, info.Step, Guard);
         Model.LoadWeights(checkpointDirectory);
         Step = info.Step;
         _optimizer.LearningRate = info.LearningRate;

@@ -19,11 +19,13 @@ public sealed record Stage2Options
     /// <summary>Where checkpoints go (null: none): top-k by validation loss + last, as stage 1.</summary>
     public string? CheckpointDirectory { get; init; }
     public int KeepBest { get; init; } = 2;
+    /// <summary>Non-finite steps in a row (each skipped, see <see cref="BadStepGuard"/>) that stop the run.</summary>
+    public int MaxBadSteps { get; init; } = BadStepGuard.DefaultMaxBadSteps;
 
     public void Validate()
     {
         if (!(LearningRate > 0) || !(MinLearningRate >= 0) || WarmupSteps < 0 || TotalSteps <= 0 || !(WeightDecay >= 0)
-            || Momentum is < 0 or >= 1 || LogEvery <= 0 || KeepBest < 0)
+            || Momentum is < 0 or >= 1 || LogEvery <= 0 || KeepBest < 0 || MaxBadSteps < 1)
             throw new ArgumentException($"Stage2Options: invalid settings {this}");
     }
 }
@@ -32,7 +34,8 @@ public sealed record Stage2Options
 /// Optimises a <see cref="PromptLearner"/>'s context with SGD + warmup/cosine on labelled images; the encoders
 /// are frozen and kept in eval mode (no dropout), so a step's only state change is the context. Checkpoints
 /// hold the context (prompt.safetensors), the optimizer's momentum and <see cref="TrainerState"/>, so a resumed
-/// run continues with the same losses, as in stage 1.
+/// run continues with the same losses, as in stage 1. A step with a non-finite loss or gradient norm is skipped
+/// and counted (<see cref="BadStepGuard"/>), as in stage 1.
 /// </summary>
 public sealed class Stage2Trainer : IDisposable
 {
@@ -55,6 +58,7 @@ public sealed class Stage2Trainer : IDisposable
         Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
         // The whole CLEFT model is frozen here, so its fingerprint covers the stage-1 weights the context was learned on.
         _fingerprint = new(prompts.Model.FrozenFingerprint);
+        Guard = new BadStepGuard(options.MaxBadSteps);
     }
 
     public CheckpointStore? Checkpoints { get; }
@@ -65,27 +69,43 @@ public sealed class Stage2Trainer : IDisposable
     public Stage2Options Options { get; }
     public int Step { get; private set; }
     public Action<TrainingProgress>? Progress { get; set; }
+    /// <summary>The NaN/Inf guard: skipped-step counts and the last skip.</summary>
+    public BadStepGuard Guard { get; }
+    /// <summary>Whether the last <see cref="TrainStep"/> was skipped (batch consumed, nothing updated, <see cref="Step"/> unchanged).</summary>
+    public bool LastStepSkipped => Guard.LastWasSkipped;
 
-    /// <summary>One step on pixels [B, 3, S, S] and labels [B]; returns the classification loss.</summary>
+    /// <summary>
+    /// One step on pixels [B, 3, S, S] and labels [B]; returns the classification loss. A non-finite loss or
+    /// gradient norm skips the step; <see cref="Stage2Options.MaxBadSteps"/> in a row throw <see cref="TrainingDivergedException"/>.
+    /// </summary>
     public float TrainStep(float[] pixels, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
         if (labels.Any(l => l < 0 || l >= Prompts.ClassCount))
             throw new ArgumentException($"Stage2Trainer: labels must be in [0, {Prompts.ClassCount})");
         if (!_clock.IsRunning) _clock.Start();
+        float previousLr = _optimizer.LearningRate; // put back by a skip, which changes nothing
         float lr = _schedule.Apply(_optimizer, Step);
-        float loss;
+        float loss, norm = float.NaN;
         using (var scope = new TensorScope())
         using (var y = IntTensor.FromArray(Prompts.Model.Device, labels, labels.Length))
         {
             _optimizer.ZeroGrad();
             var l = Prompts.Loss(pixels, y);
             loss = l.Item();
-            if (!float.IsFinite(loss))
-                throw new TrainingDivergedException(Step + 1, loss, lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
-            l.Backward();
-            _optimizer.Step();
+            if (float.IsFinite(loss))
+            {
+                l.Backward();
+                norm = _optimizer.StepIfFinite();
+            }
         }
+        if (!float.IsFinite(loss) || !float.IsFinite(norm))
+        {
+            _optimizer.LearningRate = previousLr;
+            Guard.Skip(new SkippedStep(Step + 1, loss, norm), lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
+            return loss;
+        }
+        Guard.Taken();
         Step++;
         if (Progress is { } report && Step % Options.LogEvery == 0)
         {
@@ -102,7 +122,7 @@ public sealed class Stage2Trainer : IDisposable
         return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
         {
             SaveContext(dir, Prompts);
-            TrainerState.Write(dir, _optimizer, Prompts.Model, Fingerprint, data);
+            TrainerState.Write(dir, _optimizer, Prompts.Model, Fingerprint, data, Guard);
         });
     }
 
@@ -110,7 +130,7 @@ public sealed class Stage2Trainer : IDisposable
     public DataPosition? Resume(string checkpointDirectory)
     {
         var info = CheckpointStore.ReadInfo(checkpointDirectory);
-        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Prompts.Model, Fingerprint, info.Step);
+        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Prompts.Model, Fingerprint, info.Step, Guard);
         LoadContext(checkpointDirectory, Prompts);
         Step = info.Step;
         _optimizer.LearningRate = info.LearningRate;

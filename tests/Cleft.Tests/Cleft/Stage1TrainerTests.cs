@@ -96,40 +96,19 @@ public sealed class Stage1TrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void NanLossRaisesWithTheStepAndLeavesTheCheckpointIntact()
-    {
-        using var dir = new Gpt2Fixture.TempDir();
-        using var dev = new CpuBackend();
-        using var model = CleftFixture.Model(dev);
-        using var trainer = new Stage1Trainer(model, CleftFixture.Stage1(20, dir));
-        CleftFixture.Train(trainer, 0, 3);
-        string checkpoint = trainer.SaveCheckpoint(valLoss: 2f);
-        var before = Directory.GetFiles(checkpoint, "*", SearchOption.AllDirectories).Order()
-            .Select(f => (f, File.ReadAllBytes(f))).ToList();
-        var (pixels, captions, _) = CleftFixture.Batch(5, 8);
-        pixels[17] = float.NaN; // one poisoned pixel
-        var e = Assert.Throws<TrainingDivergedException>(() => trainer.TrainStep(pixels, captions));
-        output.WriteLine(e.Message);
-        Assert.Equal(4, e.Step);
-        Assert.Contains("step 4", e.Message);
-        Assert.Equal(checkpoint, e.LastCheckpoint);
-        Assert.Equal(3, trainer.Step);
-        var after = Directory.GetFiles(checkpoint, "*", SearchOption.AllDirectories).Order()
-            .Select(f => (f, File.ReadAllBytes(f))).ToList();
-        Assert.Equal(before.Select(x => x.f), after.Select(x => x.f));
-        for (int i = 0; i < before.Count; i++) Assert.Equal(before[i].Item2, after[i].Item2);
-        // The parameters were not touched by the poisoned step: training continues with finite losses.
-        Assert.All(CleftFixture.Train(trainer, 3, 5), l => Assert.True(float.IsFinite(l)));
-    }
-
-    [Fact]
     public void AbsurdLearningRateDivergesWithAClearError()
     {
         using var dev = new CpuBackend();
         using var model = CleftFixture.Model(dev);
         using var trainer = new Stage1Trainer(model, CleftFixture.Stage1(30) with { LearningRate = 1e30f, WarmupSteps = 0, MaxGradNorm = null });
+        // The first step blows the weights up; the losses after it are not finite, so each later step is skipped
+        // (the weights stay as they are) until ten in a row stop the run.
         var e = Assert.Throws<TrainingDivergedException>(() => CleftFixture.Train(trainer, 0, 30));
+        output.WriteLine(e.Message);
         Assert.Equal(trainer.Step + 1, e.Step);
+        Assert.Equal(BadStepGuard.DefaultMaxBadSteps, e.BadSteps);
+        Assert.Equal(BadStepGuard.DefaultMaxBadSteps, trainer.Guard.Skipped);
+        Assert.Contains("last good checkpoint: none", e.Message);
         Assert.Null(e.LastCheckpoint);
     }
 }

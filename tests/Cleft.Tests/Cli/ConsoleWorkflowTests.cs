@@ -79,10 +79,16 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
     static void KillOnceCheckpointedAndPast(string[] args, string run)
     {
         using var child = CliHarness.Start(args);
+        // Drain both pipes as the child writes (a full pipe would stall it); stderr is kept for the failure message.
+        var stderr = new System.Text.StringBuilder();
+        child.OutputDataReceived += (_, _) => { };
+        child.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
         string index = Path.Combine(run, RunFolder.CheckpointFolder, "checkpoints.json");
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (!child.HasExited && DateTime.UtcNow < deadline && !(File.Exists(index) && Losses(run).Count >= 6)) Thread.Sleep(20);
-        Assert.False(child.HasExited, "the child finished before it could be killed: " + child.StandardError.ReadToEnd());
+        if (child.HasExited) Assert.Fail($"the child finished (exit {child.ExitCode}) before it could be killed: {stderr}");
         child.Kill(entireProcessTree: true);
         child.WaitForExit();
     }
