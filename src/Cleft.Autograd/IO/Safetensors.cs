@@ -147,11 +147,12 @@ public sealed class SafetensorsFile : IDisposable
         return (entries, metadata);
     }
 
-    /// <summary>Hashes the data section in 1 MiB reads (a checkpoint is never loaded whole) and compares with the header's value.</summary>
+    /// <summary>Hashes the data section in reads of at most 1 MiB (a checkpoint is never loaded whole; a small file
+    /// gets a buffer of its own size) and compares with the header's value.</summary>
     static void CheckHash(SafeFileHandle file, string path, long dataStart, long size, string expected)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[1 << 20];
+        var buffer = new byte[(int)Math.Clamp(size - dataStart, 1, 1 << 20)];
         for (long at = dataStart; at < size;)
         {
             int n = (int)Math.Min(buffer.Length, size - at);
