@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cleft.Autograd;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Recipe;
@@ -15,47 +14,36 @@ namespace Cleft.Train.Training;
 /// continues with bit-identical losses on the CPU backend, dropout included. A step with a non-finite loss or
 /// gradient norm is skipped (<see cref="BadStepGuard"/>): <see cref="LastStepSkipped"/> tells the caller.
 /// </summary>
-public sealed class Stage1Trainer : IDisposable
+public sealed class Stage1Trainer : CheckpointedTrainer
 {
-    readonly AdamW _optimizer;
-    readonly WarmupCosine _schedule;
-    readonly Stopwatch _clock = new();
-    readonly Lazy<string> _fingerprint;
     int _stepsSinceReport;
 
     public Stage1Trainer(CleftModel model, Stage1Options options)
+        : base(CreateOptimizer(model, options), Schedule(options), model, model.FrozenFingerprint,
+            options.CheckpointDirectory, options.KeepBest, options.MaxBadSteps)
+    {
+        Model = model;
+        Options = options;
+    }
+
+    static WarmupCosine Schedule(Stage1Options options) =>
+        new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
+
+    static AdamW CreateOptimizer(CleftModel model, Stage1Options options)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Model = model;
-        Options = options;
-        _schedule = new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
         // The ViT's final LayerNorm is off the embedding's path (CLEFT pools before it), so it never has a
         // gradient; left in, it would make every clipped step read the norm slots back to the host.
         var offPath = model.Image.Vit.FinalNorm.Parameters().ToHashSet(ReferenceEqualityComparer.Instance);
         var rest = model.NamedParameters().Where(x => !ReferenceEquals(x.Param, model.LogitScale.Value) && !offPath.Contains(x.Param));
         ParamGroup[] groups = [.. ParamGroup.DecayAndNoDecay(rest, options.WeightDecay), model.LogitScale.Group()];
-        _optimizer = new AdamW(groups, options.LearningRate,
-            options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
-        Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
-        _fingerprint = new(model.FrozenFingerprint);
-        Guard = new BadStepGuard(options.MaxBadSteps);
+        return new AdamW(groups, options.LearningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
     }
 
     public CleftModel Model { get; }
     public Stage1Options Options { get; }
-    public CheckpointStore? Checkpoints { get; }
-    /// <summary>Steps completed so far (the next step's schedule index).</summary>
-    public int Step { get; private set; }
-    public float LearningRate => _optimizer.LearningRate;
-    public Action<TrainingProgress>? Progress { get; set; }
-    /// <summary>Fingerprint of the frozen weights (computed once).</summary>
-    public string Fingerprint => _fingerprint.Value;
-    /// <summary>The NaN/Inf guard: skipped-step counts and the last skip.</summary>
-    public BadStepGuard Guard { get; }
-    /// <summary>Whether the last <see cref="TrainStep(IReadOnlyList{ValueTuple{float[], IReadOnlyList{string}}})"/> was skipped (its batches consumed, nothing updated, <see cref="Step"/> unchanged).</summary>
-    public bool LastStepSkipped => Guard.LastWasSkipped;
 
     /// <summary>One optimisation step on pixels [B, 3, S, S] and B captions; returns the loss.</summary>
     public float TrainStep(float[] pixels, IReadOnlyList<string> captions) => TrainStep([(pixels, captions)]);
@@ -72,13 +60,11 @@ public sealed class Stage1Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(microBatches);
         if (microBatches.Count == 0) throw new ArgumentException("Stage1Trainer.TrainStep: no micro-batches");
-        if (!_clock.IsRunning) _clock.Start();
-        float previousLr = _optimizer.LearningRate; // put back by a skip, which changes nothing
-        float lr = _schedule.Apply(_optimizer, Step);
+        float lr = BeginStep();
         float inv = 1f / microBatches.Count;
         double sum = 0;
         bool finite = true;
-        _optimizer.ZeroGrad();
+        Optimizer.ZeroGrad();
         foreach (var (pixels, captions) in microBatches)
         {
             ArgumentNullException.ThrowIfNull(captions);
@@ -91,22 +77,15 @@ public sealed class Stage1Trainer : IDisposable
             if (finite) (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
         }
         float loss = (float)(sum * inv);
-        float norm = finite ? _optimizer.StepIfFinite() : float.NaN;
-        if (!finite || !float.IsFinite(norm))
-        {
-            _optimizer.LearningRate = previousLr;
-            Guard.Skip(new SkippedStep(Step + 1, loss, norm), lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
-            return loss;
-        }
-        Guard.Taken();
-        Step++;
+        float norm = finite ? Optimizer.StepIfFinite() : float.NaN;
+        if (!EndStep(loss, norm, lr)) return loss;
         _stepsSinceReport++;
         if (Progress is { } report && Step % Options.LogEvery == 0)
         {
-            double rate = _stepsSinceReport / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
+            double rate = _stepsSinceReport / Math.Max(Clock.Elapsed.TotalSeconds, 1e-9);
             report(new TrainingProgress(Step, loss, lr, rate, Model.LogitScale.Read()));
             _stepsSinceReport = 0;
-            _clock.Restart();
+            Clock.Restart();
         }
         return loss;
     }
@@ -135,38 +114,6 @@ public sealed class Stage1Trainer : IDisposable
         finally { Model.Train(wasTraining); }
     }
 
-    /// <summary>Saves the current state into the store (top-k by <paramref name="valLoss"/> + last); returns its directory.</summary>
-    public string SaveCheckpoint(float? valLoss = null, IReadOnlyDictionary<string, double>? metrics = null, DataPosition? data = null)
-    {
-        var store = Checkpoints ?? throw new InvalidOperationException("Stage1Trainer: no CheckpointDirectory in the options");
-        return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
-        {
-            Model.SaveWeights(dir, Fingerprint);
-            TrainerState.Write(dir, _optimizer, Model, Fingerprint, data, Guard);
-        });
-    }
-
-    /// <summary>
-    /// Loads a checkpoint directory written by <see cref="SaveCheckpoint"/>: weights, adapter, optimizer state,
-    /// random streams and step; returns the data position saved with it (null if none was).
-    /// </summary>
-    public DataPosition? Resume(string checkpointDirectory)
-    {
-        var info = CheckpointStore.ReadInfo(checkpointDirectory);
-        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Model, Fingerprint, info.Step, Guard);
-        Model.LoadWeights(checkpointDirectory);
-        Step = info.Step;
-        _optimizer.LearningRate = info.LearningRate;
-        return saved.Data;
-    }
-
-    /// <summary>Resumes from the store's newest checkpoint; returns its directory and data position, or null when there is none (fresh start).</summary>
-    public (string Directory, DataPosition? Data)? ResumeLatest()
-    {
-        if (Checkpoints?.Last is not { } last) return null;
-        string dir = Checkpoints.PathOf(last);
-        return (dir, Resume(dir));
-    }
-
-    public void Dispose() => _optimizer.Dispose();
+    private protected override void SaveWeights(string directory) => Model.SaveWeights(directory, Fingerprint);
+    private protected override void LoadWeights(string directory) => Model.LoadWeights(directory);
 }

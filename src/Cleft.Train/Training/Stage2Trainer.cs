@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cleft.Autograd;
 using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
@@ -37,42 +36,31 @@ public sealed record Stage2Options
 /// run continues with the same losses, as in stage 1. A step with a non-finite loss or gradient norm is skipped
 /// and counted (<see cref="BadStepGuard"/>), as in stage 1.
 /// </summary>
-public sealed class Stage2Trainer : IDisposable
+public sealed class Stage2Trainer : CheckpointedTrainer
 {
-    readonly Sgd _optimizer;
-    readonly WarmupCosine _schedule;
-    readonly Stopwatch _clock = new();
-    readonly Lazy<string> _fingerprint;
     public const string ContextFile = "prompt.safetensors";
 
+    // The whole CLEFT model is frozen while the learner lives (only the released code's variant trains the image
+    // tower), so the fingerprint covers the stage-1 weights the context is learned on.
     public Stage2Trainer(PromptLearner prompts, Stage2Options options)
+        : base(CreateOptimizer(prompts, options), new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate),
+            prompts.Model, prompts.Model.FrozenFingerprint, options.CheckpointDirectory, options.KeepBest, options.MaxBadSteps)
+    {
+        Prompts = prompts;
+        Options = options;
+        prompts.Model.Eval();
+    }
+
+    static Sgd CreateOptimizer(PromptLearner prompts, Stage2Options options)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Prompts = prompts;
-        Options = options;
-        _schedule = new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate);
-        _optimizer = new Sgd(prompts.TrainedParameters.Select(x => x.Param).ToArray(), options.LearningRate, options.Momentum, options.WeightDecay);
-        prompts.Model.Eval();
-        Checkpoints = options.CheckpointDirectory is { } dir ? new CheckpointStore(dir, options.KeepBest) : null;
-        // The whole CLEFT model is frozen here, so its fingerprint covers the stage-1 weights the context was learned on.
-        _fingerprint = new(prompts.Model.FrozenFingerprint);
-        Guard = new BadStepGuard(options.MaxBadSteps);
+        return new Sgd(prompts.TrainedParameters.Select(x => x.Param).ToArray(), options.LearningRate, options.Momentum, options.WeightDecay);
     }
-
-    public CheckpointStore? Checkpoints { get; }
-    public string Fingerprint => _fingerprint.Value;
-    public float LearningRate => _optimizer.LearningRate;
 
     public PromptLearner Prompts { get; }
     public Stage2Options Options { get; }
-    public int Step { get; private set; }
-    public Action<TrainingProgress>? Progress { get; set; }
-    /// <summary>The NaN/Inf guard: skipped-step counts and the last skip.</summary>
-    public BadStepGuard Guard { get; }
-    /// <summary>Whether the last <see cref="TrainStep"/> was skipped (batch consumed, nothing updated, <see cref="Step"/> unchanged).</summary>
-    public bool LastStepSkipped => Guard.LastWasSkipped;
 
     /// <summary>
     /// One step on pixels [B, 3, S, S] and labels [B]; returns the classification loss. A non-finite loss or
@@ -83,66 +71,31 @@ public sealed class Stage2Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(labels);
         if (labels.Any(l => l < 0 || l >= Prompts.ClassCount))
             throw new ArgumentException($"Stage2Trainer: labels must be in [0, {Prompts.ClassCount})");
-        if (!_clock.IsRunning) _clock.Start();
-        float previousLr = _optimizer.LearningRate; // put back by a skip, which changes nothing
-        float lr = _schedule.Apply(_optimizer, Step);
+        float lr = BeginStep();
         float loss, norm = float.NaN;
         using (var scope = new TensorScope())
         using (var y = IntTensor.FromArray(Prompts.Model.Device, labels, labels.Length))
         {
-            _optimizer.ZeroGrad();
+            Optimizer.ZeroGrad();
             var l = Prompts.Loss(pixels, y);
             loss = l.Item();
             if (float.IsFinite(loss))
             {
                 l.Backward();
-                norm = _optimizer.StepIfFinite();
+                norm = Optimizer.StepIfFinite();
             }
         }
-        if (!float.IsFinite(loss) || !float.IsFinite(norm))
-        {
-            _optimizer.LearningRate = previousLr;
-            Guard.Skip(new SkippedStep(Step + 1, loss, norm), lr, Checkpoints?.Last is { } c ? Checkpoints.PathOf(c) : null);
-            return loss;
-        }
-        Guard.Taken();
-        Step++;
+        if (!EndStep(loss, norm, lr)) return loss;
         if (Progress is { } report && Step % Options.LogEvery == 0)
         {
-            report(new TrainingProgress(Step, loss, lr, Options.LogEvery / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9), Prompts.Model.LogitScale.Read()));
-            _clock.Restart();
+            report(new TrainingProgress(Step, loss, lr, Options.LogEvery / Math.Max(Clock.Elapsed.TotalSeconds, 1e-9), Prompts.Model.LogitScale.Read()));
+            Clock.Restart();
         }
         return loss;
     }
 
-    /// <summary>Saves the context and the optimizer/trainer state (top-k by <paramref name="valLoss"/> + last); returns the directory.</summary>
-    public string SaveCheckpoint(float? valLoss = null, IReadOnlyDictionary<string, double>? metrics = null, DataPosition? data = null)
-    {
-        var store = Checkpoints ?? throw new InvalidOperationException("Stage2Trainer: no CheckpointDirectory in the options");
-        return store.Save(Step, _optimizer.LearningRate, valLoss, metrics, dir =>
-        {
-            SaveContext(dir, Prompts);
-            TrainerState.Write(dir, _optimizer, Prompts.Model, Fingerprint, data, Guard);
-        });
-    }
-
-    /// <summary>Loads a checkpoint written by <see cref="SaveCheckpoint"/>; returns its data position.</summary>
-    public DataPosition? Resume(string checkpointDirectory)
-    {
-        var info = CheckpointStore.ReadInfo(checkpointDirectory);
-        var saved = TrainerState.Read(checkpointDirectory, _optimizer, Prompts.Model, Fingerprint, info.Step, Guard);
-        LoadContext(checkpointDirectory, Prompts);
-        Step = info.Step;
-        _optimizer.LearningRate = info.LearningRate;
-        return saved.Data;
-    }
-
-    public (string Directory, DataPosition? Data)? ResumeLatest()
-    {
-        if (Checkpoints?.Last is not { } last) return null;
-        string dir = Checkpoints.PathOf(last);
-        return (dir, Resume(dir));
-    }
+    private protected override void SaveWeights(string directory) => SaveContext(directory, Prompts);
+    private protected override void LoadWeights(string directory) => LoadContext(directory, Prompts);
 
     /// <summary>Writes what stage 2 trained (the context "ctx", and "image.*" for the released code's variant).</summary>
     public static void SaveContext(string directory, PromptLearner prompts) =>
@@ -167,5 +120,4 @@ public sealed class Stage2Trainer : IDisposable
         }
     }
 
-    public void Dispose() => _optimizer.Dispose();
 }
