@@ -46,7 +46,13 @@ public static class DemoCommand
     {
         var clock = Stopwatch.StartNew();
         string root = Path.GetFullPath(outDir);
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true); // the demo always starts from scratch
+        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            // The demo always starts from scratch, but only ever deletes a folder an earlier demo made.
+            bool earlierDemo = File.Exists(Path.Combine(root, "data", SyntheticChest.ManifestName)) || File.Exists(Path.Combine(root, "results.md"));
+            if (!earlierDemo) throw new ArgumentException($"{root} exists and is not a demo folder; choose another --out (nothing was changed)");
+            Directory.Delete(root, recursive: true);
+        }
         string data = Path.Combine(root, "data");
         log.WriteLine($"demo: CLEFT end to end on {device.Name} ({device.Description}) into {root}");
         log.WriteLine($"demo [1/6] synth: {SyntheticChest.Describe(count, seed, size)}");

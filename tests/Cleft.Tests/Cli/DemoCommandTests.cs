@@ -27,4 +27,14 @@ public sealed class DemoCommandTests
             Assert.True(File.Exists(Path.Combine(dir.Path, f)), $"missing {f}");
         Assert.InRange(r.ZeroShotStage1, 0, 1);
     }
+
+    [Fact]
+    public void AFolderThatIsNotAnEarlierDemoIsNeverDeleted()
+    {
+        using var dir = new TempDir();
+        string precious = dir.Write("thesis.tex", "months of work");
+        using var dev = new CpuBackend();
+        Assert.Throws<ArgumentException>(() => DemoCommand.Run(dev, dir.Path, 120, 32, 2, 2, 16, 1, new Dictionary<string, object?>(), TextWriter.Null));
+        Assert.True(File.Exists(precious));
+    }
 }
