@@ -47,6 +47,8 @@ public static class PretrainRun
         var clock = Stopwatch.StartNew();
         var train = o.Data.Load(o.TrainCsv, needCaptions: true, needLabels: false);
         var val = o.ValCsv is null ? null : o.Data.Load(o.ValCsv, needCaptions: true, needLabels: false);
+        if (val is { Count: < 2 })
+            throw new ArgumentException($"{o.ValCsv}: a validation loss needs at least 2 pairs (the contrastive negatives), got {val.Count}");
         if (train.Count < o.Batch)
             throw new ArgumentException($"{o.TrainCsv}: {train.Count} rows, fewer than one batch of {o.Batch}; lower --batch");
 
