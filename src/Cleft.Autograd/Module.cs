@@ -107,7 +107,7 @@ public abstract class Module : IDisposable
 
     /// <summary>
     /// Swaps the child registered as <paramref name="name"/> for <paramref name="newChild"/>, keeping its place
-    /// (so parameter order and dotted names are unchanged). Exists for adapter injection (Peft.Inject), which
+    /// (so parameter order and dotted names are unchanged). Exists for adapter injection (PeftInjection.Inject), which
     /// wraps a projection in a LoRA or IA3 layer from outside the model; the new child normally takes over the
     /// old one, so the old child is neither disposed nor returned here. A parent that caches typed references
     /// to its children must look them up again (see <see cref="NamedChildren"/>).

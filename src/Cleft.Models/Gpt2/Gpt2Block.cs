@@ -1,12 +1,13 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
 using Cleft.Models.Layers;
+using Cleft.Models.Peft;
 
 namespace Cleft.Models.Gpt2;
 
 /// <summary>
 /// One pre-LN GPT-2 block: x + c_proj(attention(split(c_attn(ln_1(x))))), then x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).
-/// Adapters (LoRA, IA3) are put on the projections by name afterwards (<see cref="Peft.Peft.Inject"/>).
+/// Adapters (LoRA, IA3) are put on the projections by name afterwards (<see cref="PeftInjection.Inject"/>).
 /// </summary>
 public sealed class Gpt2Block : Module
 {

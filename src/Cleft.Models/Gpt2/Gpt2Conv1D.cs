@@ -8,7 +8,7 @@ namespace Cleft.Models.Gpt2;
 /// <summary>
 /// A view of one of GPT-2's Conv1D projections (W [in, out], y = x W + b) under its HF name in a block. Not a
 /// module itself: it reads whatever <see cref="IProjection"/> the block currently holds under that name, so
-/// after <see cref="Peft.Peft.Inject"/> has swapped the layer for a LoRA or IA3 wrapper the view follows it, and
+/// after <see cref="PeftInjection.Inject"/> has swapped the layer for a LoRA or IA3 wrapper the view follows it, and
 /// parameter names stay HF's ("h.0.attn.c_attn.weight", "...c_attn.lora_A.weight").
 /// </summary>
 public sealed class Gpt2Conv1D

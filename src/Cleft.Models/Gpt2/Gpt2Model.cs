@@ -1,6 +1,7 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
 using Cleft.Models.Layers;
+using Cleft.Models.Peft;
 
 namespace Cleft.Models.Gpt2;
 
@@ -35,7 +36,7 @@ public sealed class Gpt2Model : Module
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
         LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
-        InjectedModules = options.EffectiveAdapter is { } adapter ? Peft.Peft.Inject(this, adapter, rng) : [];
+        InjectedModules = options.EffectiveAdapter is { } adapter ? PeftInjection.Inject(this, adapter, rng) : [];
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
         _dropout = options.HfDropout ? AddRandomStream("dropout", new Rng(rng.NextUInt64())) : null;
         ApplyTrainability();
@@ -56,7 +57,7 @@ public sealed class Gpt2Model : Module
         if (!Options.FreezeBase) return;
         foreach (var (name, p) in NamedParameters())
         {
-            bool adapter = Peft.Peft.IsAdapterParameter(name);
+            bool adapter = PeftInjection.IsAdapterParameter(name);
             bool ln = name.StartsWith("ln_f.", StringComparison.Ordinal) || name.Contains(".ln_1.", StringComparison.Ordinal) || name.Contains(".ln_2.", StringComparison.Ordinal);
             p.RequiresGrad = adapter || (Options.TrainEmbeddings && ReferenceEquals(p, Wte)) || (Options.UnlockLayerNorm && ln);
         }
@@ -120,7 +121,7 @@ public sealed class Gpt2Model : Module
             foreach (var (_, proj) in block.Projections())
                 if (proj.Weight is { } w) skip.Add(w);
         foreach (var (name, p) in NamedParameters())
-            if (!skip.Contains(p) && !Peft.Peft.IsAdapterParameter(name)) yield return (name, p.Shape, v => p.Load(v));
+            if (!skip.Contains(p) && !PeftInjection.IsAdapterParameter(name)) yield return (name, p.Shape, v => p.Load(v));
         for (int i = 0; i < Blocks.Count; i++)
             foreach (var (name, proj) in Blocks[i].Projections())
                 yield return ($"h.{i}.{name}.weight", [proj.InFeatures, proj.OutFeatures], proj.LoadWeight);

@@ -16,7 +16,7 @@ public sealed record Gpt2Options
     /// LoRA (null: none) on its TargetModules, c_attn when it names none: shorthand for <see cref="Adapter"/>.
     /// </summary>
     public LoraConfig? Lora { get; init; }
-    /// <summary>Any PEFT adapter (LoRA or IA3), put on its target modules by <see cref="Peft.Peft.Inject"/>.</summary>
+    /// <summary>Any PEFT adapter (LoRA or IA3), put on its target modules by <see cref="PeftInjection.Inject"/>.</summary>
     public AdapterConfig? Adapter { get; init; }
 
     /// <summary>The adapter the model gets: <see cref="Adapter"/>, or <see cref="Lora"/> with its targets made explicit.</summary>

@@ -5,7 +5,7 @@ namespace Cleft.Models.Layers;
 /// <summary>
 /// A y = x W + b projection (W [in, out]) in any of its forms: trainable <see cref="Linear"/>, frozen fp16
 /// <see cref="FrozenLinear"/>, or one wrapped by a PEFT adapter. Models call their projections through this
-/// interface so that Peft.Inject can swap a layer for its adapter-wrapped form without the model knowing.
+/// interface so that PeftInjection.Inject can swap a layer for its adapter-wrapped form without the model knowing.
 /// </summary>
 public interface IProjection
 {

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Cleft.Models.Peft;
 
 /// <summary>
-/// What <see cref="Peft.Inject"/> puts where: the adapter kind (<see cref="LoraConfig"/> or <see cref="Ia3Config"/>)
+/// What <see cref="PeftInjection.Inject"/> puts where: the adapter kind (<see cref="LoraConfig"/> or <see cref="Ia3Config"/>)
 /// and PEFT's target_modules, matched against dotted module names by <see cref="Matches"/>.
 /// </summary>
 public abstract record AdapterConfig(string[]? TargetModules)

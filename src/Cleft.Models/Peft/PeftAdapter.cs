@@ -9,7 +9,7 @@ namespace Cleft.Models.Peft;
 /// Saves and loads only the adapter weights of a model (LoRA or IA3), in PEFT's format: a directory with
 /// adapter_config.json and adapter_model.safetensors whose keys are "base_model.model." + the parameter's
 /// dotted name, e.g. base_model.model.h.0.attn.c_attn.lora_A.weight or ...c_attn.ia3_l. An adapter parameter
-/// is one <see cref="Peft.IsAdapterParameter"/> names; the frozen base model is not written.
+/// is one <see cref="PeftInjection.IsAdapterParameter"/> names; the frozen base model is not written.
 /// </summary>
 public static class PeftAdapter
 {
@@ -19,11 +19,11 @@ public static class PeftAdapter
 
     /// <summary>The model's adapter parameters (LoRA matrices, IA3 vectors) by dotted name.</summary>
     public static List<(string Name, Parameter Param)> LoraParameters(Module model) =>
-        model.NamedParameters().Where(x => Peft.IsAdapterParameter(x.Name)).ToList();
+        model.NamedParameters().Where(x => PeftInjection.IsAdapterParameter(x.Name)).ToList();
 
     /// <summary>
     /// Writes the adapter (fp32 by default; "F16" halves the file). target_modules are the config's (what
-    /// <see cref="Peft.Inject"/> matched), or, when it names none, the modules that carry adapter parameters.
+    /// <see cref="PeftInjection.Inject"/> matched), or, when it names none, the modules that carry adapter parameters.
     /// </summary>
     public static void Save(string directory, Module model, AdapterConfig config, string dtype = "F32")
     {

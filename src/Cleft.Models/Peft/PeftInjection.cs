@@ -11,7 +11,7 @@ namespace Cleft.Models.Peft;
 /// frozen. Parameter names of the base weights do not change; the adapter's sit beside them
 /// ("encoder.layer.0.attention.self.query.lora_A.weight").
 /// </summary>
-public static class Peft
+public static class PeftInjection
 {
     /// <summary>
     /// Wraps the targeted projections of <paramref name="model"/> and returns their dotted names in model order.
@@ -25,18 +25,18 @@ public static class Peft
         ArgumentNullException.ThrowIfNull(rng);
         config.Validate();
         if (config.TargetModules is not { Length: > 0 } targets)
-            throw new ArgumentException($"Peft.Inject: the {config.PeftType} config names no target_modules");
+            throw new ArgumentException($"PeftInjection.Inject: the {config.PeftType} config names no target_modules");
         var sites = Projections(model, "").ToList();
         foreach (var target in targets)
             if (!sites.Any(s => AdapterConfig.Matches(s.FullName, target)))
-                throw new ArgumentException($"Peft.Inject: target module '{target}' matches no projection of {model.GetType().Name}; " +
+                throw new ArgumentException($"PeftInjection.Inject: target module '{target}' matches no projection of {model.GetType().Name}; " +
                     $"available: {string.Join(", ", sites.Select(s => s.LocalName).Distinct())}");
         var injected = new List<string>();
         foreach (var (parent, local, full, child) in sites)
         {
             if (!targets.Any(t => AdapterConfig.Matches(full, t))) continue;
             if (child is LoraLinear or Ia3Linear)
-                throw new ArgumentException($"Peft.Inject: '{full}' already has an adapter ({child.GetType().Name})");
+                throw new ArgumentException($"PeftInjection.Inject: '{full}' already has an adapter ({child.GetType().Name})");
             parent.ReplaceModule(local, Wrap(child, full, config, rng));
             injected.Add(full);
         }
@@ -49,7 +49,7 @@ public static class Peft
         (LoraConfig lora, Linear l) => new LoraLinear(l, lora, rng),
         (LoraConfig lora, FrozenLinear f) => new LoraLinear(f, lora, rng),
         (Ia3Config ia3, _) => new Ia3Linear(child, ia3.IsFeedforward(name)),
-        _ => throw new ArgumentException($"Peft.Inject: cannot put a {config.PeftType} adapter on '{name}' ({child.GetType().Name})"),
+        _ => throw new ArgumentException($"PeftInjection.Inject: cannot put a {config.PeftType} adapter on '{name}' ({child.GetType().Name})"),
     };
 
     /// <summary>The projections under <paramref name="module"/>: parent, name within it, dotted name, layer.</summary>
