@@ -103,7 +103,7 @@ public abstract class Module : IDisposable
     }
 
     /// <summary>The direct children by the name they were registered under (may itself be dotted: "attn.c_attn").</summary>
-    public IEnumerable<(string Name, Module Child)> NamedChildren() => _children;
+    public IEnumerable<(string Name, Module Child)> NamedChildren() => _children.AsReadOnly();
 
     /// <summary>
     /// Swaps the child registered as <paramref name="name"/> for <paramref name="newChild"/>, keeping its place

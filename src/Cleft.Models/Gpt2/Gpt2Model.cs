@@ -29,13 +29,14 @@ public sealed class Gpt2Model : Module
         Config = config;
         Options = options;
         int c = config.NEmbd;
-        // GPT-2's own init (normal 0.02); pretrained weights overwrite everything but LoRA.
+        // GPT-2's own init (normal 0.02); pretrained weights overwrite everything but the adapters.
         Wte = AddParameter("wte.weight", Parameter.Normal(device, rng, 0.02f, config.VocabSize, c));
         Wpe = AddParameter("wpe.weight", Parameter.Normal(device, rng, 0.01f, config.NPositions, c));
         var blocks = new Gpt2Block[config.NLayer];
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
         LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
+        // Adapters after every base weight, so their draws (LoRA's A) shift none of the base's initial values.
         InjectedModules = options.EffectiveAdapter is { } adapter ? PeftInjection.Inject(this, adapter, rng) : [];
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
         _dropout = options.HfDropout ? AddRandomStream("dropout", new Rng(rng.NextUInt64())) : null;

@@ -34,7 +34,7 @@ public readonly record struct Gpt2ParameterCount(long Base, long Lora, long Proj
     {
         (string Name, long In, long Out)[] projections =
             [("h.0.attn.c_attn", c, 3 * c), ("h.0.attn.c_proj", c, c), ("h.0.mlp.c_fc", c, inner), ("h.0.mlp.c_proj", inner, c)];
-        return projections.Where(p => adapter.TargetModules!.Any(t => Peft.AdapterConfig.Matches(p.Name, t))).Sum(p => adapter switch
+        return projections.Where(p => (adapter.TargetModules ?? []).Any(t => Peft.AdapterConfig.Matches(p.Name, t))).Sum(p => adapter switch
         {
             Peft.LoraConfig lc => lc.R * (p.In + p.Out),
             Peft.Ia3Config ia3 => ia3.IsFeedforward(p.Name) ? p.In : p.Out,
