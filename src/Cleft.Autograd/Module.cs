@@ -102,6 +102,26 @@ public abstract class Module : IDisposable
         return child;
     }
 
+    /// <summary>The direct children by the name they were registered under (may itself be dotted: "attn.c_attn").</summary>
+    public IEnumerable<(string Name, Module Child)> NamedChildren() => _children.AsReadOnly();
+
+    /// <summary>
+    /// Swaps the child registered as <paramref name="name"/> for <paramref name="newChild"/>, keeping its place
+    /// (so parameter order and dotted names are unchanged). Exists for adapter injection (PeftInjection.Inject), which
+    /// wraps a projection in a LoRA or IA3 layer from outside the model; the new child normally takes over the
+    /// old one, so the old child is neither disposed nor returned here. A parent that caches typed references
+    /// to its children must look them up again (see <see cref="NamedChildren"/>).
+    /// </summary>
+    public void ReplaceModule(string name, Module newChild)
+    {
+        ArgumentNullException.ThrowIfNull(newChild);
+        int i = _children.FindIndex(x => x.Name == name);
+        if (i < 0)
+            throw new ArgumentException($"{GetType().Name}.ReplaceModule: no child named '{name}' (children: {string.Join(", ", _children.Select(x => x.Name))})");
+        newChild.Train(Training);
+        _children[i] = (name, newChild);
+    }
+
     public IEnumerable<(string Name, Parameter Param)> NamedParameters(string prefix = "")
     {
         foreach (var (n, p) in _parameters) yield return (prefix + n, p);

@@ -18,30 +18,36 @@ public sealed class BertLayer : Module
     {
         _heads = c.Heads; _headDim = c.HeadDim;
         int h = c.HiddenSize;
-        Query = AddModule("attention.self.query", new Linear(device, rng, h, h));
-        Key = AddModule("attention.self.key", new Linear(device, rng, h, h));
-        Value = AddModule("attention.self.value", new Linear(device, rng, h, h));
-        AttentionOutput = AddModule("attention.output.dense", new Linear(device, rng, h, h));
+        AddModule(QueryName, new Linear(device, rng, h, h));
+        AddModule(KeyName, new Linear(device, rng, h, h));
+        AddModule(ValueName, new Linear(device, rng, h, h));
+        AddModule(AttentionOutputName, new Linear(device, rng, h, h));
         AttentionNorm = AddModule("attention.output.LayerNorm", new LayerNorm(device, h, c.LayerNormEps));
-        Intermediate = AddModule("intermediate.dense", new Linear(device, rng, h, c.IntermediateSize));
-        Output = AddModule("output.dense", new Linear(device, rng, c.IntermediateSize, h));
+        AddModule(IntermediateName, new Linear(device, rng, h, c.IntermediateSize));
+        AddModule(OutputName, new Linear(device, rng, c.IntermediateSize, h));
         OutputNorm = AddModule("output.LayerNorm", new LayerNorm(device, h, c.LayerNormEps));
     }
 
-    public Linear Query { get; }
-    public Linear Key { get; }
-    public Linear Value { get; }
-    public Linear AttentionOutput { get; }
+    const string QueryName = "attention.self.query", KeyName = "attention.self.key", ValueName = "attention.self.value",
+        AttentionOutputName = "attention.output.dense", IntermediateName = "intermediate.dense", OutputName = "output.dense";
+
+    // Looked up on each use rather than cached: PeftInjection.Inject may have swapped a Linear for its adapter wrapper.
+    IProjection Projection(string name) => (IProjection)NamedChildren().First(x => x.Name == name).Child;
+
+    public IProjection Query => Projection(QueryName);
+    public IProjection Key => Projection(KeyName);
+    public IProjection Value => Projection(ValueName);
+    public IProjection AttentionOutput => Projection(AttentionOutputName);
     public LayerNorm AttentionNorm { get; }
-    public Linear Intermediate { get; }
-    public Linear Output { get; }
+    public IProjection Intermediate => Projection(IntermediateName);
+    public IProjection Output => Projection(OutputName);
     public LayerNorm OutputNorm { get; }
 
     /// <summary>x [B, T, hidden], attentionMask [B, T] of 0/1 or null (no padding) -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x, IntTensor? attentionMask)
     {
         int b = x.Dim(0), t = x.Dim(1);
-        Tensor Heads(Linear proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
+        Tensor Heads(IProjection proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
         var a = Ops.Attention(Heads(Query), Heads(Key), Heads(Value), causal: false, keyPaddingMask: attentionMask);
         var merged = Ops.Reshape(Ops.Permute(a, 0, 2, 1, 3), b, t, _heads * _headDim);
         var h = AttentionNorm.Forward(Ops.Add(AttentionOutput.Forward(merged), x));

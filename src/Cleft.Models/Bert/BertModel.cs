@@ -23,13 +23,14 @@ public sealed class BertModel : Module
         var layers = new BertLayer[config.Layers];
         for (int i = 0; i < layers.Length; i++) layers[i] = AddModule($"encoder.layer.{i}", new BertLayer(device, rng, config));
         Layers = layers;
-        Pooler = AddModule("pooler.dense", new Linear(device, rng, config.HiddenSize, config.HiddenSize));
+        AddModule("pooler.dense", new Linear(device, rng, config.HiddenSize, config.HiddenSize));
     }
 
     public BertConfig Config { get; }
     public BertEmbeddings Embeddings { get; }
     public IReadOnlyList<BertLayer> Layers { get; }
-    public Linear Pooler { get; }
+    /// <summary>Looked up on each use: PeftInjection.Inject may have wrapped it.</summary>
+    public IProjection Pooler => (IProjection)NamedChildren().First(x => x.Name == "pooler.dense").Child;
 
     /// <summary>
     /// ids [B, T]; attentionMask [B, T] of 0/1 or null (no padding); tokenTypes [B, T] or null (all 0).

@@ -75,8 +75,8 @@ public sealed partial class CleftModel
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), TrainableNamedParameters()
             .Where(x => !lora.Contains(x.Name))
             .Select(x => new SafetensorsWriter.Item(x.Name, x.Param.Shape, x.Param.ToArray())));
-        if (Config.TextOptions.Lora is { } lc && lora.Count > 0)
-            PeftAdapter.Save(Path.Combine(directory, AdapterDirectory), Text.Transformer, lc);
+        if (Config.TextOptions.EffectiveAdapter is { } adapter && lora.Count > 0)
+            PeftAdapter.Save(Path.Combine(directory, AdapterDirectory), Text.Transformer, adapter);
         if (Spec is not null)
             DurableFile.WriteAllText(Path.Combine(directory, CleftModelSpec.FileName), Spec.ToJson(frozenFingerprint ?? FrozenFingerprint()));
     }

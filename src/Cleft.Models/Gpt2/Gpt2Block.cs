@@ -1,12 +1,13 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
 using Cleft.Models.Layers;
+using Cleft.Models.Peft;
 
 namespace Cleft.Models.Gpt2;
 
 /// <summary>
 /// One pre-LN GPT-2 block: x + c_proj(attention(split(c_attn(ln_1(x))))), then x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).
-/// LoRA, when configured, sits on the fused c_attn only (CLEFT / PEFT's target_modules ["c_attn"]).
+/// Adapters (LoRA, IA3) are put on the projections by name afterwards (<see cref="PeftInjection.Inject"/>).
 /// </summary>
 public sealed class Gpt2Block : Module
 {
@@ -18,14 +19,18 @@ public sealed class Gpt2Block : Module
         LayerIdx = layerIdx;
         int c = config.NEmbd;
         Ln1 = AddModule("ln_1", new LayerNorm(device, c, config.LayerNormEpsilon));
-        CAttn = Register("attn.c_attn", Gpt2Conv1D.Create(device, rng, c, 3 * c, options, lora: true));
-        AttnProj = Register("attn.c_proj", Gpt2Conv1D.Create(device, rng, c, c, options, lora: false));
+        CAttn = Register("attn.c_attn", Gpt2Conv1D.Create(device, rng, c, 3 * c, options));
+        AttnProj = Register("attn.c_proj", Gpt2Conv1D.Create(device, rng, c, c, options));
         Ln2 = AddModule("ln_2", new LayerNorm(device, c, config.LayerNormEpsilon));
-        Fc = Register("mlp.c_fc", Gpt2Conv1D.Create(device, rng, c, config.NInner, options, lora: false));
-        MlpProj = Register("mlp.c_proj", Gpt2Conv1D.Create(device, rng, config.NInner, c, options, lora: false));
+        Fc = Register("mlp.c_fc", Gpt2Conv1D.Create(device, rng, c, config.NInner, options));
+        MlpProj = Register("mlp.c_proj", Gpt2Conv1D.Create(device, rng, config.NInner, c, options));
     }
 
-    Gpt2Conv1D Register(string name, Gpt2Conv1D p) { AddModule(name, p.Module); return p; }
+    Gpt2Conv1D Register(string name, Module layer)
+    {
+        AddModule(name, layer);
+        return new Gpt2Conv1D(() => NamedChildren().First(x => x.Name == name).Child);
+    }
 
     /// <summary>HF's 0-based layer_idx (the divisor is layerIdx + 1 with scale_attn_by_inverse_layer_idx).</summary>
     public int LayerIdx { get; }

@@ -6,29 +6,28 @@ using Cleft.Models.Peft;
 namespace Cleft.Models.Gpt2;
 
 /// <summary>
-/// One of GPT-2's Conv1D projections (W [in, out], y = x W + b) in whichever form the options ask for: a
-/// trainable or frozen fp32 <see cref="Linear"/>, a frozen fp16 <see cref="FrozenLinear"/>, or a
-/// <see cref="LoraLinear"/> over either. Not a module itself: its inner module is registered under the HF
-/// name by the block, so parameter names stay HF's ("h.0.attn.c_attn.weight", "...c_attn.lora_A.weight").
+/// A view of one of GPT-2's Conv1D projections (W [in, out], y = x W + b) under its HF name in a block. Not a
+/// module itself: it reads whatever <see cref="IProjection"/> the block currently holds under that name, so
+/// after <see cref="PeftInjection.Inject"/> has swapped the layer for a LoRA or IA3 wrapper the view follows it, and
+/// parameter names stay HF's ("h.0.attn.c_attn.weight", "...c_attn.lora_A.weight").
 /// </summary>
 public sealed class Gpt2Conv1D
 {
-    readonly Func<Tensor, Tensor> _forward;
+    readonly Func<Module> _current;
 
-    Gpt2Conv1D(Module module, Func<Tensor, Tensor> forward, Parameter? weight, HalfTensor? half, Parameter? bias, int inF, int outF)
-    {
-        Module = module; _forward = forward; Weight = weight; HalfWeight = half; Bias = bias; InFeatures = inF; OutFeatures = outF;
-    }
+    internal Gpt2Conv1D(Func<Module> current) => _current = current;
 
-    public Module Module { get; }
-    public Parameter? Weight { get; }
-    public HalfTensor? HalfWeight { get; }
-    public Parameter? Bias { get; }
-    public int InFeatures { get; }
-    public int OutFeatures { get; }
+    public Module Module => _current();
+    IProjection Projection => (IProjection)_current();
+    public Parameter? Weight => Projection.Weight;
+    public HalfTensor? HalfWeight => Projection.HalfWeight;
+    public Parameter? Bias => Projection.Bias;
+    public int InFeatures => Projection.InFeatures;
+    public int OutFeatures => Projection.OutFeatures;
     public LoraLinear? Lora => Module as LoraLinear;
+    public Ia3Linear? Ia3 => Module as Ia3Linear;
 
-    public Tensor Forward(Tensor x) => _forward(x);
+    public Tensor Forward(Tensor x) => Projection.Forward(x);
 
     /// <summary>Writes the pretrained weight (fp32 host values, rounded once if stored in fp16).</summary>
     public void LoadWeight(float[] values)
@@ -37,20 +36,12 @@ public sealed class Gpt2Conv1D
         else Weight!.Load(values);
     }
 
-    public static Gpt2Conv1D Create(IBackend device, Rng rng, int inF, int outF, Gpt2Options options, bool lora)
+    /// <summary>The base layer the options ask for: a trainable or frozen fp32 Linear, or a frozen fp16 FrozenLinear.</summary>
+    internal static Module Create(IBackend device, Rng rng, int inF, int outF, Gpt2Options options)
     {
         var linear = new Linear(device, rng, inF, outF);
-        if (lora && options.Lora is { } cfg)
-        {
-            var l = new LoraLinear(linear, cfg, rng, options.HalfBase);
-            return new Gpt2Conv1D(l, l.Forward, l.Weight, l.HalfWeight, l.Bias, inF, outF);
-        }
-        if (options.HalfBase)
-        {
-            var f = new FrozenLinear(linear);
-            return new Gpt2Conv1D(f, f.Forward, null, f.Weight, f.Bias, inF, outF);
-        }
+        if (options.HalfBase) return new FrozenLinear(linear);
         if (options.FreezeBase) linear.RequiresGrad(false);
-        return new Gpt2Conv1D(linear, linear.Forward, linear.Weight, null, linear.Bias, inF, outF);
+        return linear;
     }
 }

@@ -1,6 +1,7 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
 using Cleft.Models.Layers;
+using Cleft.Models.Peft;
 
 namespace Cleft.Models.Gpt2;
 
@@ -28,13 +29,15 @@ public sealed class Gpt2Model : Module
         Config = config;
         Options = options;
         int c = config.NEmbd;
-        // GPT-2's own init (normal 0.02); pretrained weights overwrite everything but LoRA.
+        // GPT-2's own init (normal 0.02); pretrained weights overwrite everything but the adapters.
         Wte = AddParameter("wte.weight", Parameter.Normal(device, rng, 0.02f, config.VocabSize, c));
         Wpe = AddParameter("wpe.weight", Parameter.Normal(device, rng, 0.01f, config.NPositions, c));
         var blocks = new Gpt2Block[config.NLayer];
         for (int i = 0; i < config.NLayer; i++) blocks[i] = AddModule($"h.{i}", new Gpt2Block(device, rng, config, options, i));
         Blocks = blocks;
         LnF = AddModule("ln_f", new LayerNorm(device, c, config.LayerNormEpsilon));
+        // Adapters after every base weight, so their draws (LoRA's A) shift none of the base's initial values.
+        InjectedModules = options.EffectiveAdapter is { } adapter ? PeftInjection.Inject(this, adapter, rng) : [];
         // Drawn last so enabling dropout does not change any initial weight; its own stream after that.
         _dropout = options.HfDropout ? AddRandomStream("dropout", new Rng(rng.NextUInt64())) : null;
         ApplyTrainability();
@@ -46,16 +49,18 @@ public sealed class Gpt2Model : Module
     public Parameter Wpe { get; }
     public IReadOnlyList<Gpt2Block> Blocks { get; }
     public LayerNorm LnF { get; }
+    /// <summary>The projections carrying the options' adapter ("h.0.attn.c_attn", ...); empty without one.</summary>
+    public IReadOnlyList<string> InjectedModules { get; }
 
-    /// <summary>Freezes the base per <see cref="Options"/>; LoRA matrices stay trainable.</summary>
+    /// <summary>Freezes the base per <see cref="Options"/>; adapter parameters stay trainable.</summary>
     void ApplyTrainability()
     {
         if (!Options.FreezeBase) return;
         foreach (var (name, p) in NamedParameters())
         {
-            bool lora = name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || name.EndsWith(".lora_B.weight", StringComparison.Ordinal);
+            bool adapter = PeftInjection.IsAdapterParameter(name);
             bool ln = name.StartsWith("ln_f.", StringComparison.Ordinal) || name.Contains(".ln_1.", StringComparison.Ordinal) || name.Contains(".ln_2.", StringComparison.Ordinal);
-            p.RequiresGrad = lora || (Options.TrainEmbeddings && ReferenceEquals(p, Wte)) || (Options.UnlockLayerNorm && ln);
+            p.RequiresGrad = adapter || (Options.TrainEmbeddings && ReferenceEquals(p, Wte)) || (Options.UnlockLayerNorm && ln);
         }
     }
 
@@ -106,21 +111,18 @@ public sealed class Gpt2Model : Module
     }
 
     /// <summary>
-    /// The pretrained tensors by HF name with their shapes and a loader each (LoRA excluded: it is not in a
+    /// The pretrained tensors by HF name with their shapes and a loader each (adapters excluded: they are not in a
     /// base checkpoint). fp16-stored weights are included; they are not parameters.
     /// </summary>
     public IEnumerable<(string Name, int[] Shape, Action<float[]> Load)> CheckpointTensors()
     {
-        // Projection weights are yielded through their Gpt2Conv1D (which may hold them in fp16), LoRA not at all.
+        // Projection weights are yielded through their Gpt2Conv1D (which may hold them in fp16), adapters not at all.
         var skip = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var block in Blocks)
-        {
             foreach (var (_, proj) in block.Projections())
                 if (proj.Weight is { } w) skip.Add(w);
-            if (block.CAttn.Lora is { } l) { skip.Add(l.LoraA); skip.Add(l.LoraB); }
-        }
         foreach (var (name, p) in NamedParameters())
-            if (!skip.Contains(p)) yield return (name, p.Shape, v => p.Load(v));
+            if (!skip.Contains(p) && !PeftInjection.IsAdapterParameter(name)) yield return (name, p.Shape, v => p.Load(v));
         for (int i = 0; i < Blocks.Count; i++)
             foreach (var (name, proj) in Blocks[i].Projections())
                 yield return ($"h.{i}.{name}.weight", [proj.InFeatures, proj.OutFeatures], proj.LoadWeight);

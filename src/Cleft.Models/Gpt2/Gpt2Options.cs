@@ -12,8 +12,16 @@ public sealed record Gpt2Options
     public bool FreezeBase { get; init; } = true;
     /// <summary>Store the frozen matrices (c_attn, c_proj, c_fc, mlp.c_proj) in fp16: half the memory, fp32 sums.</summary>
     public bool HalfBase { get; init; }
-    /// <summary>LoRA on c_attn (null: no LoRA).</summary>
+    /// <summary>
+    /// LoRA (null: none) on its TargetModules, c_attn when it names none: shorthand for <see cref="Adapter"/>.
+    /// </summary>
     public LoraConfig? Lora { get; init; }
+    /// <summary>Any PEFT adapter (LoRA or IA3), put on its target modules by <see cref="PeftInjection.Inject"/>.</summary>
+    public AdapterConfig? Adapter { get; init; }
+
+    /// <summary>The adapter the model gets: <see cref="Adapter"/>, or <see cref="Lora"/> with its targets made explicit.</summary>
+    public AdapterConfig? EffectiveAdapter =>
+        Adapter ?? (Lora is { } l ? l with { TargetModules = l.TargetModules is { Length: > 0 } t ? t : ["c_attn"] } : null);
     /// <summary>CLEFT's --train_embed: the token embedding wte is trained (wpe stays frozen).</summary>
     public bool TrainEmbeddings { get; init; }
     /// <summary>CLEFT's --unlock_ln: every LayerNorm (ln_1, ln_2, ln_f) is trained.</summary>
@@ -31,8 +39,10 @@ public sealed record Gpt2Options
     {
         if (HalfBase && !FreezeBase)
             throw new ArgumentException("Gpt2Options: HalfBase stores the base weights in fp16, which cannot be trained; set FreezeBase too");
-        if (Lora is not null && !FreezeBase)
-            throw new ArgumentException("Gpt2Options: LoRA trains adapters over a frozen base; set FreezeBase (or drop Lora for full fine-tuning)");
-        Lora?.Validate();
+        if (Lora is not null && Adapter is not null)
+            throw new ArgumentException("Gpt2Options: set Lora or Adapter, not both");
+        if (EffectiveAdapter is not null && !FreezeBase)
+            throw new ArgumentException("Gpt2Options: adapters are trained over a frozen base; set FreezeBase (or drop the adapter for full fine-tuning)");
+        EffectiveAdapter?.Validate();
     }
 }

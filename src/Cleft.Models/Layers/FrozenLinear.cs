@@ -7,7 +7,7 @@ namespace Cleft.Models.Layers;
 /// memory). The product is accumulated in fp32; gradients flow to x only. Built from a <see cref="Linear"/>,
 /// whose fp32 weight it copies (rounded once) and then releases by disposing the Linear it takes over.
 /// </summary>
-public sealed class FrozenLinear : Module
+public sealed class FrozenLinear : Module, IProjection
 {
     public FrozenLinear(Linear source)
     {
@@ -28,6 +28,8 @@ public sealed class FrozenLinear : Module
     public int OutFeatures { get; }
     public HalfTensor Weight { get; }
     public Parameter? Bias { get; }
+    Parameter? IProjection.Weight => null;
+    HalfTensor? IProjection.HalfWeight => Weight;
 
     public Tensor Forward(Tensor x)
     {

@@ -7,7 +7,7 @@ namespace Cleft.Models.Layers;
 /// y = x W + b with W stored [in, out] — the layout of GPT-2's Conv1D, so Hugging Face weights load without
 /// a transpose and LoRA can wrap this layer later. Initialised U(±1/sqrt(in)) like torch.nn.Linear.
 /// </summary>
-public sealed class Linear : Module
+public sealed class Linear : Module, IProjection
 {
     public Linear(IBackend device, Rng rng, int inFeatures, int outFeatures, bool bias = true)
     {
@@ -24,6 +24,7 @@ public sealed class Linear : Module
     public int OutFeatures { get; }
     public Parameter Weight { get; }
     public Parameter? Bias { get; }
+    HalfTensor? IProjection.HalfWeight => null;
 
     /// <summary>x [..., in] -> [..., out].</summary>
     public Tensor Forward(Tensor x)

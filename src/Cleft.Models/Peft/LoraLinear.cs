@@ -4,19 +4,6 @@ using Cleft.Models.Layers;
 
 namespace Cleft.Models.Peft;
 
-/// <summary>PEFT's LoRA settings (CLEFT: r 8, alpha 32, dropout 0.1 on c_attn). Scaling = alpha / r.</summary>
-public sealed record LoraConfig(int R = 8, float Alpha = 32f, float Dropout = 0.1f, string[]? TargetModules = null)
-{
-    public float Scaling => Alpha / R;
-
-    public void Validate()
-    {
-        if (R <= 0) throw new ArgumentException($"LoRA rank must be positive, got r={R}");
-        if (!(Dropout >= 0f && Dropout < 1f)) throw new ArgumentException($"LoRA dropout must be in [0, 1), got {Dropout}");
-        if (!float.IsFinite(Alpha)) throw new ArgumentException($"LoRA alpha must be finite, got {Alpha}");
-    }
-}
-
 /// <summary>
 /// A PEFT-style LoRA wrapper around a <see cref="Linear"/> (Conv1D layout, W [in, out]):
 /// y = x W + b + (dropout(x) lora_A^T) lora_B^T * alpha / r. The base weight and bias are frozen; lora_A
@@ -25,31 +12,41 @@ public sealed record LoraConfig(int R = 8, float Alpha = 32f, float Dropout = 0.
 /// <para>With <c>halfBase</c> the base weight is kept in fp16 (<see cref="HalfTensor"/>), half the memory of
 /// fp32; the fp32 copy is released. The wrapper takes ownership of the Linear either way.</para>
 /// </summary>
-public sealed class LoraLinear : Module
+public sealed class LoraLinear : Module, IProjection
 {
     readonly Linear? _base;
     readonly Rng _dropoutRng;
 
     public LoraLinear(Linear baseLayer, LoraConfig config, Rng rng, bool halfBase = false)
+        : this(halfBase ? new FrozenLinear(baseLayer ?? throw new ArgumentNullException(nameof(baseLayer))) : (Module)baseLayer, config, rng)
+    {
+    }
+
+    /// <summary>LoRA over a frozen fp16 projection: takes over its half weight and bias.</summary>
+    public LoraLinear(FrozenLinear baseLayer, LoraConfig config, Rng rng) : this((Module)baseLayer, config, rng)
+    {
+    }
+
+    LoraLinear(Module baseLayer, LoraConfig config, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(baseLayer);
         config.Validate();
         Config = config;
-        InFeatures = baseLayer.InFeatures;
-        OutFeatures = baseLayer.OutFeatures;
-        var dev = baseLayer.Weight.Device;
-        if (halfBase)
+        IBackend dev;
+        if (baseLayer is FrozenLinear f)
         {
-            HalfWeight = new HalfTensor(dev, baseLayer.Weight.ToArray(), InFeatures, OutFeatures) { Name = "weight" };
-            if (baseLayer.Bias is { } b) Bias = AddParameter("bias", new Parameter(dev, b.ToArray(), OutFeatures));
-            baseLayer.Dispose(); // the fp32 weight goes back to the pool: only the fp16 copy remains
+            (InFeatures, OutFeatures, dev) = (f.InFeatures, f.OutFeatures, f.Weight.Device);
+            HalfWeight = f.Weight; // ownership moves here (disposed in Dispose); the FrozenLinear holds nothing else
+            if (f.Bias is { } b) Bias = AddParameter("bias", b);
         }
-        else
+        else if (baseLayer is Linear l)
         {
-            _base = baseLayer;
-            Weight = AddParameter("weight", baseLayer.Weight);
-            if (baseLayer.Bias is { } b) Bias = AddParameter("bias", b);
+            (InFeatures, OutFeatures, dev) = (l.InFeatures, l.OutFeatures, l.Weight.Device);
+            _base = l;
+            Weight = AddParameter("weight", l.Weight);
+            if (l.Bias is { } b) Bias = AddParameter("bias", b);
         }
+        else throw new ArgumentException($"LoraLinear: cannot wrap a {baseLayer.GetType().Name} (a Linear or FrozenLinear is needed)");
         if (Weight is not null) Weight.RequiresGrad = false;
         if (Bias is not null) Bias.RequiresGrad = false;
         LoraA = AddParameter("lora_A.weight", Parameter.Uniform(dev, rng, 1f / MathF.Sqrt(InFeatures), config.R, InFeatures));

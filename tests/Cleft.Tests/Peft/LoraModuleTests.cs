@@ -121,7 +121,7 @@ public sealed class LoraModuleTests
 
             using var dst = new LoraLinear(new Linear(dev, new Rng(5), 19, 23), new LoraConfig(4, 16f, 0.1f), new Rng(60));
             var loaded = PeftAdapter.Load(dir, dst);
-            Assert.Equal(4, loaded.R);
+            Assert.Equal(4, Assert.IsType<LoraConfig>(loaded).R);
             Assert.Equal(src.LoraA.ToArray(), dst.LoraA.ToArray());
             Assert.Equal(src.LoraB.ToArray(), dst.LoraB.ToArray());
 
