@@ -18,7 +18,8 @@ namespace Cleft.Kernels.Ilgpu;
 /// <item>Not yet: ldmatrix, cp.async double buffering, larger warp tiles, transposes, batch, alpha/beta.</item>
 /// </list>
 /// Off CUDA (the CPU accelerator), <see cref="Mma"/> runs an exact emulation that rebuilds the 16x16 A and 16x8 B
-/// tiles from the warp's fragments with shuffles, so the fragment layout is what the CPU tests check.
+/// tiles from the warp's fragments (exchanged through shared memory), so the fragment layout is what the CPU tests
+/// check.
 /// </summary>
 static class TensorCoreGemm
 {
@@ -27,12 +28,16 @@ static class TensorCoreGemm
     /// <summary>Threads per group: the host must launch exactly this many.</summary>
     public const int Threads = WarpLanes * Warps;
     const int Pitch = TileK / 2 + 4; // uints per staged row: 8 k pairs + 4 padding
+    /// <summary>Emulation only: one MMA's fragment registers (4 of A, 2 of B) of every lane of a warp.</summary>
+    const int FragmentRegs = 6, FragmentWords = FragmentRegs * WarpLanes;
 
     [Kernel("gemm_bf16_mma", KernelGrouping.Explicit)]
     static void GemmBf16Mma(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k)
     {
         var slabA = SharedMemory.Allocate<uint>(TileM * Pitch);
         var slabB = SharedMemory.Allocate<uint>(TileN * Pitch);
+        // Only the emulation touches it; on CUDA it has no uses and is dropped (ptxas reports the slabs alone).
+        var fragments = SharedMemory.Allocate<uint>(Warps * FragmentWords);
         int tid = Group.IdxX, warp = tid / WarpLanes, lane = tid % WarpLanes;
         int m0 = Grid.IdxY * TileM, n0 = Grid.IdxX * TileN;
         int wm = warp / 2 * 32, wn = warp % 2 * 32;
@@ -54,7 +59,7 @@ static class TensorCoreGemm
                 slabB[col * Pitch + kp] = Bf16.Pack(At(b, k0 + 2 * kp, k, n0 + col, n), At(b, k0 + 2 * kp + 1, k, n0 + col, n));
             }
             Group.Barrier();
-            acc.Step(slabA, slabB, wm * Pitch, wn * Pitch, g, t, lane);
+            acc.Step(slabA, slabB, wm * Pitch, wn * Pitch, g, t, lane, fragments.SubView(warp * FragmentWords, FragmentWords));
             // The next trip overwrites the slabs: everyone must be done reading them.
             Group.Barrier();
         }
@@ -76,9 +81,10 @@ static class TensorCoreGemm
     /// D += A B for one m16n8k16 tile. A fragment: a0 = A[g][2t, 2t+1], a1 = A[g+8][2t, 2t+1], a2 = A[g][2t+8, 2t+9],
     /// a3 = A[g+8][2t+8, 2t+9]; B fragment: b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g] (PTX ISA, "Matrix Fragments
     /// for mma.m16n8k16 with floating point type"). Every lane of the warp must call it (it is a warp collective).
+    /// <paramref name="fragments"/> is the warp's scratch for the emulation (unused on CUDA).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Mma(ref Acc4 d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, int g, int t)
+    static void Mma(ref Acc4 d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, int g, int t, int lane, ArrayView<uint> fragments)
     {
         if (CudaAsm.IsSupported)
         {
@@ -91,29 +97,38 @@ static class TensorCoreGemm
         }
         else
         {
-            // k 0..7 sit in a0/a1 and b0, k 8..15 in a2/a3 and b1, in the same lane pattern.
-            EmulateHalf(ref d, a0, a1, b0, g, t);
-            EmulateHalf(ref d, a2, a3, b1, g, t);
+            Emulate(ref d, a0, a1, a2, a3, b0, b1, g, t, lane, fragments);
         }
     }
 
     /// <summary>
-    /// The emulation of eight k of an m16n8k16 MMA: k pair q of row r is register aLo (r &lt; 8) or aHi of lane
-    /// (r % 8) * 4 + q, and k pair q of column j is register b of lane j * 4 + q. This lane needs rows g, g + 8 and
-    /// columns 2t, 2t + 1, so per q it fetches four registers; sums run in k order, in fp32, one product at a time.
+    /// The exact emulation: every lane publishes its six fragment registers (register r of lane l at r * 32 + l),
+    /// then reads back the ones holding its outputs' rows and columns. k pair q (0..7) of row r is register
+    /// (r &lt; 8 ? 0 : 1) + (q &lt; 4 ? 0 : 2) of lane (r % 8) * 4 + q % 4; k pair q of column j is register
+    /// 4 + (q &lt; 4 ? 0 : 1) of lane j * 4 + q % 4. This lane owns rows g, g + 8 and columns 2t, 2t + 1; sums run
+    /// in k order, in fp32 (bf16 x bf16 products are exact in fp32).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void EmulateHalf(ref Acc4 d, uint aLo, uint aHi, uint b, int g, int t)
+    static void Emulate(ref Acc4 d, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, int g, int t, int lane, ArrayView<uint> fragments)
     {
-        for (int q = 0; q < 4; q++)
+        fragments[0 * WarpLanes + lane] = a0; fragments[1 * WarpLanes + lane] = a1;
+        fragments[2 * WarpLanes + lane] = a2; fragments[3 * WarpLanes + lane] = a3;
+        fragments[4 * WarpLanes + lane] = b0; fragments[5 * WarpLanes + lane] = b1;
+        Warp.Barrier();
+        for (int q = 0; q < TileK / 2; q++)
         {
-            uint rowG = Warp.Shuffle(aLo, g * 4 + q), rowG8 = Warp.Shuffle(aHi, g * 4 + q);
-            uint col0 = Warp.Shuffle(b, 2 * t * 4 + q), col1 = Warp.Shuffle(b, (2 * t + 1) * 4 + q);
+            int half = q >> 2, quad = q & 3;
+            uint rowG = fragments[2 * half * WarpLanes + g * 4 + quad];
+            uint rowG8 = fragments[(2 * half + 1) * WarpLanes + g * 4 + quad];
+            uint col0 = fragments[(4 + half) * WarpLanes + 2 * t * 4 + quad];
+            uint col1 = fragments[(4 + half) * WarpLanes + (2 * t + 1) * 4 + quad];
             d.D0 += Bf16.Low(rowG) * Bf16.Low(col0); d.D0 += Bf16.High(rowG) * Bf16.High(col0);
             d.D1 += Bf16.Low(rowG) * Bf16.Low(col1); d.D1 += Bf16.High(rowG) * Bf16.High(col1);
             d.D2 += Bf16.Low(rowG8) * Bf16.Low(col0); d.D2 += Bf16.High(rowG8) * Bf16.High(col0);
             d.D3 += Bf16.Low(rowG8) * Bf16.Low(col1); d.D3 += Bf16.High(rowG8) * Bf16.High(col1);
         }
+        // The next MMA overwrites the scratch: the whole warp must be done reading it.
+        Warp.Barrier();
     }
 
     /// <summary>A warp's 32x32 quadrant as 2 (m16) x 4 (n8) fragments, unrolled by hand (ILGPU 1.5.3 does not unroll).</summary>
@@ -123,25 +138,25 @@ static class TensorCoreGemm
 
         /// <summary>One k step of 16 from the staged slabs; <paramref name="aBase"/>/<paramref name="bBase"/> are the warp's first rows.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Step(ArrayView<uint> slabA, ArrayView<uint> slabB, int aBase, int bBase, int g, int t, int lane)
+        public void Step(ArrayView<uint> slabA, ArrayView<uint> slabB, int aBase, int bBase, int g, int t, int lane, ArrayView<uint> fragments)
         {
             int a = aBase + g * Pitch + t;          // row g, k pair t of the warp's first m16 tile
             const int Down8 = 8 * Pitch, Down16 = 16 * Pitch;
             uint a00 = slabA[a], a01 = slabA[a + Down8], a02 = slabA[a + 4], a03 = slabA[a + Down8 + 4];
             uint a10 = slabA[a + Down16], a11 = slabA[a + Down16 + Down8], a12 = slabA[a + Down16 + 4], a13 = slabA[a + Down16 + Down8 + 4];
             int bb = bBase + g * Pitch + t;          // column g, k pair t of the warp's first n8 tile
-            Column(ref _t00, ref _t10, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb], slabB[bb + 4], g, t);
-            Column(ref _t01, ref _t11, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down8], slabB[bb + Down8 + 4], g, t);
-            Column(ref _t02, ref _t12, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down16], slabB[bb + Down16 + 4], g, t);
-            Column(ref _t03, ref _t13, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down16 + Down8], slabB[bb + Down16 + Down8 + 4], g, t);
+            Column(ref _t00, ref _t10, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb], slabB[bb + 4], g, t, lane, fragments);
+            Column(ref _t01, ref _t11, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down8], slabB[bb + Down8 + 4], g, t, lane, fragments);
+            Column(ref _t02, ref _t12, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down16], slabB[bb + Down16 + 4], g, t, lane, fragments);
+            Column(ref _t03, ref _t13, a00, a01, a02, a03, a10, a11, a12, a13, slabB[bb + Down16 + Down8], slabB[bb + Down16 + Down8 + 4], g, t, lane, fragments);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Column(ref Acc4 top, ref Acc4 bottom, uint a00, uint a01, uint a02, uint a03,
-            uint a10, uint a11, uint a12, uint a13, uint b0, uint b1, int g, int t)
+            uint a10, uint a11, uint a12, uint a13, uint b0, uint b1, int g, int t, int lane, ArrayView<uint> fragments)
         {
-            Mma(ref top, a00, a01, a02, a03, b0, b1, g, t);
-            Mma(ref bottom, a10, a11, a12, a13, b0, b1, g, t);
+            Mma(ref top, a00, a01, a02, a03, b0, b1, g, t, lane, fragments);
+            Mma(ref bottom, a10, a11, a12, a13, b0, b1, g, t, lane, fragments);
         }
 
         /// <summary>Writes the quadrant whose top-left element is (row0, col0), masked to the [m, n] matrix.</summary>
