@@ -36,7 +36,8 @@ static class TensorCoreGemm
     {
         var slabA = SharedMemory.Allocate<uint>(TileM * Pitch);
         var slabB = SharedMemory.Allocate<uint>(TileN * Pitch);
-        // Only the emulation touches it; on CUDA it has no uses and is dropped (ptxas reports the slabs alone).
+        // Only the emulation reads it, but ILGPU 1.5.3 keeps shared allocations that lose their uses: CUDA carries
+        // 3 KB it never touches (9 KB in all). One allocation here, not one per MMA call site (8 x 3 KB when tried).
         var fragments = SharedMemory.Allocate<uint>(Warps * FragmentWords);
         int tid = Group.IdxX, warp = tid / WarpLanes, lane = tid % WarpLanes;
         int m0 = Grid.IdxY * TileM, n0 = Grid.IdxX * TileN;

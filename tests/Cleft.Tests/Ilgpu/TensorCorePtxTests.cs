@@ -28,8 +28,10 @@ public sealed partial class PtxTests
     public void TensorCoreGemmAssemblesToHmma()
     {
         string? ptxas = Ptxas.Locate();
-        string? cuobjdump = ptxas is null ? null : Path.Combine(Path.GetDirectoryName(ptxas)!, "cuobjdump");
-        Skip.If(cuobjdump is null || !File.Exists(cuobjdump), "cuobjdump not found next to ptxas (scripts/install-ptxas.sh installs both)");
+        string? tools = ptxas is null ? null : Path.GetDirectoryName(ptxas)!;
+        string? cuobjdump = tools is null ? null : Path.Combine(tools, "cuobjdump");
+        Skip.If(tools is null || !File.Exists(cuobjdump) || !File.Exists(Path.Combine(tools, "nvdisasm")),
+            "cuobjdump and nvdisasm not found next to ptxas (scripts/install-ptxas.sh installs all three)");
 
         string dir = Directory.CreateTempSubdirectory("cleft-hmma-").FullName;
         try
@@ -39,6 +41,8 @@ public sealed partial class PtxTests
             var r = Ptxas.Assemble(ptxas!, "sm_90", file);
             Assert.True(r.ExitCode == 0, r.Log);
             var psi = new ProcessStartInfo(cuobjdump!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            // cuobjdump runs nvdisasm, which it looks up on PATH.
+            psi.Environment["PATH"] = tools + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
             psi.ArgumentList.Add("-sass");
             psi.ArgumentList.Add(Path.ChangeExtension(file, ".cubin"));
             using var p = Process.Start(psi)!;
