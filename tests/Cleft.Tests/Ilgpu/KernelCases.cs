@@ -268,6 +268,7 @@ public static class KernelCases
 
         // LoRA / IA3 / fp16 weights (LoraKernelCases.cs).
         ["gemm_half_b"] = LoraKernelCases.GemmHalfB,
+        ["gemm_bf16_mma"] = TensorCoreCases.GemmBf16, // TensorCoreCases.cs
         ["lora_down"] = LoraKernelCases.Down,
         ["lora_grad_a"] = LoraKernelCases.GradA,
         ["lora_grad_x"] = LoraKernelCases.GradX,
