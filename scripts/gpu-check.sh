@@ -51,7 +51,7 @@ publish=1
 for arg in "$@"; do
   case "$arg" in
     --run|--no-publish) publish=0 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
