@@ -29,6 +29,8 @@ public sealed record CleftModelSpec
     public int MaxTextLength { get; init; } = 64;
     /// <summary>LoRA on the text tower (null: none, with <see cref="FreezeText"/> the projection alone trains).</summary>
     public LoraConfig? Lora { get; init; } = new(8, 32f, 0.1f, ["c_attn"]);
+    /// <summary>IA3 on the text tower instead of LoRA (CLEFT's code offers it on c_attn + mlp.c_proj); null: none.</summary>
+    public Ia3Config? Ia3 { get; init; }
     public bool FreezeText { get; init; } = true;
     public bool HalfTextBase { get; init; }
     public bool TrainEmbeddings { get; init; }
@@ -70,7 +72,7 @@ public sealed record CleftModelSpec
 
     public Gpt2Options TextOptions() => new()
     {
-        FreezeBase = FreezeText, HalfBase = HalfTextBase, Lora = Lora, TrainEmbeddings = TrainEmbeddings,
+        FreezeBase = FreezeText, HalfBase = HalfTextBase, Lora = Ia3 is null ? Lora : null, Adapter = Ia3, TrainEmbeddings = TrainEmbeddings,
         UnlockLayerNorm = UnlockLayerNorm, HfDropout = TextDropout,
     };
 

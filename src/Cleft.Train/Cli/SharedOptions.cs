@@ -47,7 +47,7 @@ public sealed class ModelOptions
     readonly Option<string?> _tokenizer;
     readonly Option<int> _imageSize, _embedDim, _maxTokens, _loraR, _seed;
     readonly Option<float> _loraAlpha, _loraDropout;
-    readonly Option<bool> _noLora, _halfText, _trainEmbed, _unlockLn, _textDropout, _sumLoss, _noClamp;
+    readonly Option<bool> _noLora, _ia3, _halfText, _trainEmbed, _unlockLn, _textDropout, _sumLoss, _noClamp;
 
     public ModelOptions(CommandOptions o)
     {
@@ -63,6 +63,7 @@ public sealed class ModelOptions
         _loraTargets = o.Add("lora-targets", "c_attn", "LoRA target modules (today: c_attn, GPT-2's fused QKV projection)",
             v => v == "c_attn" ? null : "only c_attn is supported by the GPT-2 encoder");
         _noLora = o.Flag("no-lora", "no LoRA: the frozen text tower's projection alone trains");
+        _ia3 = o.Flag("ia3", "IA3 on c_attn and mlp.c_proj instead of LoRA (the released code's alternative; CLEFT's ablation)");
         _halfText = o.Flag("half-text", "store the frozen text matrices in fp16 (half the memory, fp32 sums)");
         _trainEmbed = o.Flag("train-embed", "train the token embeddings (the paper unlocks them; the released command does not)");
         _unlockLn = o.Flag("unlock-ln", "train the text tower's LayerNorms");
@@ -76,7 +77,8 @@ public sealed class ModelOptions
     {
         Vision = Resolve(r.GetValue(_vision)!), Text = Resolve(r.GetValue(_text)!), Tokenizer = r.GetValue(_tokenizer) is { } t ? Path.GetFullPath(t) : null,
         Seed = (ulong)r.GetValue(_seed), ImageSize = r.GetValue(_imageSize), EmbedDim = r.GetValue(_embedDim), MaxTextLength = r.GetValue(_maxTokens),
-        Lora = r.GetValue(_noLora) ? null : new LoraConfig(r.GetValue(_loraR), r.GetValue(_loraAlpha), r.GetValue(_loraDropout), [r.GetValue(_loraTargets)!]),
+        Ia3 = r.GetValue(_ia3) ? Ia3Config.Cleft : null,
+        Lora = r.GetValue(_noLora) || r.GetValue(_ia3) ? null : new LoraConfig(r.GetValue(_loraR), r.GetValue(_loraAlpha), r.GetValue(_loraDropout), [r.GetValue(_loraTargets)!]),
         HalfTextBase = r.GetValue(_halfText), TrainEmbeddings = r.GetValue(_trainEmbed), UnlockLayerNorm = r.GetValue(_unlockLn),
         TextDropout = r.GetValue(_textDropout), SumLoss = r.GetValue(_sumLoss), ClampLogitScale = !r.GetValue(_noClamp),
     };

@@ -161,4 +161,26 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
         Assert.Equal(1, code);
         Assert.Contains("--tokenizer", err);
     }
+
+    [Fact]
+    public void Ia3IsSelectableAndSavedAsAPeftAdapter()
+    {
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "train"), 24, seed: 7);
+        string run = dir.File("run");
+        var (code, _, err) = CliHarness.Run(Pretrain(train, run, 2, "--ia3"));
+        Assert.True(code == 0, err);
+        var spec = Cleft.Models.Recipe.CleftModelSpec.Read(Path.Combine(run, "model.json")).Spec;
+        Assert.NotNull(spec.Ia3);
+        Assert.Null(spec.Lora);
+        string checkpoint = RunFolder.ModelDirectory(run);
+        var adapter = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, "adapter", "adapter_config.json")))!;
+        Assert.Equal("IA3", (string)adapter["peft_type"]!);
+        using (var dev = new Cleft.Kernels.Cpu.CpuBackend())
+        using (var loaded = Cleft.Models.Recipe.CleftModel.Load(dev, run))
+            Assert.Contains(loaded.NamedParameters(), x => x.Name.EndsWith(".ia3_l", StringComparison.Ordinal));
+        (code, _, err) = CliHarness.Run(Pretrain(train, run, 4, "--ia3", "--resume"));
+        Assert.True(code == 0, err);
+        Assert.Equal([1, 2, 3, 4], Losses(run).Select(x => x.Step));
+    }
 }
