@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static Cleft.Models.ConfigJson;
 
 namespace Cleft.Models.Bert;
 
@@ -63,22 +64,7 @@ public sealed record BertConfig(
             PadTokenId: Int(root, "pad_token_id", path, 0)).Validate(path);
     }
 
-    static JsonElement? Field(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
-
     static int Int(JsonElement root, string name, string path, int fallback) => Field(root, name) is not { } v ? fallback
         : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
         : throw new InvalidDataException($"{path}: {name} must be an integer, got {v.GetRawText()}");
-
-    static double? Num(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind == JsonValueKind.Number ? v.GetDouble()
-        : throw new InvalidDataException($"{path}: {name} must be a number, got {v.GetRawText()}");
-
-    static bool? Bool(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
-        : throw new InvalidDataException($"{path}: {name} must be true or false, got {v.GetRawText()}");
-
-    static string? Str(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind == JsonValueKind.String ? v.GetString()
-        : throw new InvalidDataException($"{path}: {name} must be a string, got {v.GetRawText()}");
 }

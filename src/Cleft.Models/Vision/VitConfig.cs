@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static Cleft.Models.ConfigJson;
 
 namespace Cleft.Models.Vision;
 
@@ -85,9 +86,6 @@ public sealed record VitConfig(
         return c.Validate(path);
     }
 
-    static JsonElement? Field(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
-
     static int Int(JsonElement root, string name, string path, int fallback)
     {
         if (Field(root, name) is not { } v) return fallback;
@@ -97,16 +95,4 @@ public sealed record VitConfig(
         if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i)) return i;
         throw new InvalidDataException($"{path}: {name} must be an integer, got {v.GetRawText()}");
     }
-
-    static double? Num(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind == JsonValueKind.Number ? v.GetDouble()
-        : throw new InvalidDataException($"{path}: {name} must be a number, got {v.GetRawText()}");
-
-    static bool? Bool(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean()
-        : throw new InvalidDataException($"{path}: {name} must be true or false, got {v.GetRawText()}");
-
-    static string? Str(JsonElement root, string name, string path) => Field(root, name) is not { } v ? null
-        : v.ValueKind == JsonValueKind.String ? v.GetString()
-        : throw new InvalidDataException($"{path}: {name} must be a string, got {v.GetRawText()}");
 }
