@@ -1,9 +1,12 @@
+using Cleft.Autograd.IO;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Cleft.Models.Recipe;
 using Cleft.Train.Data;
 using Cleft.Train.Evaluation;
+using Cleft.Train.Metrics;
+using Cleft.Train.Reports;
 using Cleft.Train.Runs;
 using Cleft.Train.Training;
 using Spectre.Console;
@@ -71,11 +74,11 @@ public static class DemoCommand
         }, resolved, log);
 
         var test = source.Load(Csv("test"), needCaptions: false, needLabels: true);
-        double zs1, zs2;
+        ClassificationReport zs1, zs2;
         using (var m = EvaluationModel.Load(device, pretrain.RunDirectory))
         {
             log.WriteLine($"demo [3/6] zeroshot: stage-1 model, template \"{template}\"");
-            zs1 = Evaluations.ZeroShot(m, test, template, new RunFolder(pretrain.RunDirectory), "zeroshot-test", log).Accuracy;
+            zs1 = Evaluations.ZeroShot(m, test, template, new RunFolder(pretrain.RunDirectory), "zeroshot-test", log);
         }
 
         log.WriteLine("demo [4/6] prompt: stage 2, learned context tokens, encoders frozen");
@@ -88,42 +91,36 @@ public static class DemoCommand
             Batch = batch, EvalEvery = Math.Max(1, promptSteps / 3), Out = Path.Combine(root, "prompt"), Seed = seed,
         }, resolved, log);
 
-        IReadOnlyList<(double, ClassificationReportSummary)> probe;
+        IReadOnlyList<(double Fraction, ClassificationReport Report, double Lambda)> probe;
         using (var m = EvaluationModel.Load(device, promptDir))
         {
             log.WriteLine("demo [5/6] zeroshot: learned prompts");
-            zs2 = Evaluations.ZeroShot(m, test, template, new RunFolder(promptDir), "zeroshot-test", log).Accuracy;
+            zs2 = Evaluations.ZeroShot(m, test, template, new RunFolder(promptDir), "zeroshot-test", log);
         }
         using (var m = EvaluationModel.Load(device, pretrain.RunDirectory))
         {
             log.WriteLine("demo [6/6] probe: logistic regression on frozen image features at 1%, 10%, 100% of the training set");
             var train = source.Load(Csv("train"), needCaptions: false, needLabels: true);
-            probe = Evaluations.Probe(m, train, test, [0.01, 0.1, 1.0], seed, new RunFolder(pretrain.RunDirectory), "probe-test", log)
-                .Select(x => (x.Fraction, new ClassificationReportSummary(x.Report.Accuracy, x.Report.MacroAuc, x.Report.MacroF1))).ToList();
+            probe = Evaluations.Probe(m, train, test, [0.01, 0.1, 1.0], seed, new RunFolder(pretrain.RunDirectory), "probe-test", log);
         }
 
         var table = new Table().Title("CLEFT demo: 5-class synthetic test split").AddColumn("evaluation")
             .AddColumn(new TableColumn("accuracy").RightAligned()).AddColumn(new TableColumn("macro AUC").RightAligned()).AddColumn(new TableColumn("macro F1").RightAligned());
-        var rows = new List<string[]>();
-        void Row(string name, string file)
-        {
-            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
-            rows.Add([name, F((double)json["accuracy"]!, "P1"), F((double)json["macro_auc"]!, "F3"), F((double)json["macro_f1"]!, "F3")]);
-        }
-        Row("zero-shot after stage 1 (template)", Path.Combine(pretrain.RunDirectory, "zeroshot-test.json"));
-        Row("zero-shot after stage 2 (learned prompts)", Path.Combine(promptDir, "zeroshot-test.json"));
-        foreach (var (fraction, s) in probe)
-            rows.Add([$"linear probe, {fraction * 100:0.##}% of train", F(s.Accuracy, "P1"), F(s.MacroAuc, "F3"), F(s.MacroF1, "F3")]);
+        string[] Row(string name, ClassificationReport r) => [name, F(r.Accuracy, "P1"), F(r.MacroAuc, "F3"), F(r.MacroF1, "F3")];
+        List<string[]> rows =
+        [
+            Row("zero-shot after stage 1 (template)", zs1),
+            Row("zero-shot after stage 2 (learned prompts)", zs2),
+            .. probe.Select(p => Row($"linear probe, {p.Fraction * 100:0.##}% of train", p.Report)),
+        ];
         foreach (var row in rows) table.AddRow(row.Select(Markup.Escape).ToArray());
         WidgetWriter.Render(log, table);
-        string md = "# CLEFT demo\n\n| evaluation | accuracy | macro AUC | macro F1 |\n|---|---:|---:|---:|\n" + string.Concat(rows.Select(r => $"| {string.Join(" | ", r)} |\n"))
+        string md = "# CLEFT demo\n\n" + Markdown.Table(["evaluation", "accuracy", "macro AUC", "macro F1"], rows)
             + $"\nStage 1: {pretrain.RunDirectory}\nStage 2: {promptDir}\n";
-        RunFolder.AtomicWrite(Path.Combine(root, "results.md"), md);
+        DurableFile.WriteAllText(Path.Combine(root, "results.md"), md);
         log.WriteLine($"demo: done in {clock.Elapsed.TotalSeconds:F0} s; run folders {pretrain.RunDirectory} and {promptDir}; summary {Path.Combine(root, "results.md")}");
-        return new DemoResult(zs1, zs2, probe.Select(p => (p.Item1, p.Item2.Accuracy)).ToList(), root, clock.Elapsed.TotalSeconds);
+        return new DemoResult(zs1.Accuracy, zs2.Accuracy, probe.Select(p => (p.Fraction, p.Report.Accuracy)).ToList(), root, clock.Elapsed.TotalSeconds);
     }
 
     static string F(double v, string format) => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
-
-    record ClassificationReportSummary(double Accuracy, double MacroAuc, double MacroF1);
 }

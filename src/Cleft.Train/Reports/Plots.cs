@@ -1,3 +1,4 @@
+using Cleft.Autograd.IO;
 using Cleft.Train.Metrics;
 using ScottPlot;
 
@@ -118,5 +119,11 @@ public static class Plots
     }
 
     /// <summary>Renders beside the target and renames, so a reader never sees half a PNG.</summary>
-    static void Save(Plot plot, string path) => ResultsWriter.ReplaceAtomically(path, tmp => plot.SavePng(tmp, Width, Height));
+    static void Save(Plot plot, string path)
+    {
+        using var image = plot.GetImage(Width, Height);
+        byte[] png = image.GetImageBytes(ImageFormat.Png);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        DurableFile.Write(path, s => s.Write(png));
+    }
 }

@@ -1,3 +1,4 @@
+using Cleft.Autograd.IO;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -29,29 +30,7 @@ public static class ResultsWriter
         {
             throw new ArgumentException($"{jsonPath}: a value cannot be written as JSON ({e.Message}); write undefined metrics as null", e);
         }
-        ReplaceAtomically(jsonPath, tmp => File.WriteAllText(tmp, text + "\n"));
-        ReplaceAtomically(Path.Combine(directory, name + ".md"), tmp => File.WriteAllText(tmp, markdown));
-    }
-
-    /// <summary>
-    /// Writes through <paramref name="writeTemp"/> to a temporary file in the target's folder, then renames it over
-    /// the target, so a reader (or a crash mid-write) never leaves a partial file. The temporary name keeps the
-    /// extension, for writers that choose a format from it.
-    /// </summary>
-    internal static void ReplaceAtomically(string path, Action<string> writeTemp)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp{Path.GetExtension(full)}");
-        try
-        {
-            writeTemp(tmp);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        DurableFile.WriteAllText(jsonPath, text + "\n");
+        DurableFile.WriteAllText(Path.Combine(directory, name + ".md"), markdown);
     }
 }

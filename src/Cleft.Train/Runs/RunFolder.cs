@@ -1,3 +1,4 @@
+using Cleft.Autograd.IO;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -46,18 +47,11 @@ public sealed class RunFolder
             ["created"] = DateTime.UtcNow.ToString("O"),
         };
         if (extra is not null) json["extra"] = extra;
-        AtomicWrite(PathOf(ConfigFile), json.ToJsonString(Indented));
+        DurableFile.WriteAllText(PathOf(ConfigFile), json.ToJsonString(Indented));
     }
 
     /// <summary>The checkpoint an evaluation should use: the best by validation loss, else the last (see <see cref="CleftModel.ResolveDirectory"/>).</summary>
     public static string ModelDirectory(string runOrCheckpoint) => CleftModel.ResolveDirectory(runOrCheckpoint);
-
-    public static void AtomicWrite(string path, string text)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
-    }
 }
 
 /// <summary>
@@ -100,6 +94,6 @@ public sealed class MetricsLog(string path)
             try { return JsonNode.Parse(line) is JsonObject o && !(o["step"] is { } s && (int)s > step); }
             catch (JsonException) { return false; }
         }).ToList();
-        RunFolder.AtomicWrite(Path, keep.Count == 0 ? "" : string.Join("\n", keep) + "\n");
+        DurableFile.WriteAllText(Path, keep.Count == 0 ? "" : string.Join("\n", keep) + "\n");
     }
 }

@@ -1,3 +1,4 @@
+using Cleft.Autograd.IO;
 using System.Diagnostics;
 using System.Globalization;
 using Cleft.Kernels;
@@ -77,7 +78,7 @@ public static class PretrainRun
         }
         else if (o.Resume) log.WriteLine($"pretrain: --resume given but {store} has no checkpoint yet; starting fresh");
         run.WriteConfig("pretrain", resolvedOptions, $"{device.Name} ({device.Description})");
-        RunFolder.AtomicWrite(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
+        DurableFile.WriteAllText(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
 
         log.WriteLine($"pretrain: {train.Count} training pairs ({loader.BatchesPerEpoch} batches of {o.Batch} per epoch)" +
             (val is null ? "" : $", {val.Count} validation pairs") + $"; {model.ParameterCount(trainableOnly: true):N0} trainable of " +

@@ -1,3 +1,4 @@
+using Cleft.Autograd.IO;
 using System.Globalization;
 using System.Text.Json;
 using Cleft.Autograd;
@@ -71,7 +72,7 @@ public static class PromptRun
             log.WriteLine($"prompt: resumed from {resumed.Directory} at step {trainer.Step}");
         }
         run.WriteConfig("prompt", resolved, $"{device.Name} ({device.Description})");
-        RunFolder.AtomicWrite(run.PathOf(PromptSpec.FileName),
+        DurableFile.WriteAllText(run.PathOf(PromptSpec.FileName),
             JsonSerializer.Serialize(new PromptSpec(modelDir, [.. train.ClassNames], o.Context, o.Init, o.Variant), new JsonSerializerOptions { WriteIndented = true }));
         int total = o.Stage2.TotalSteps;
         log.WriteLine($"prompt: {o.Context} context tokens for {train.ClassNames.Count} classes ({string.Join(", ", train.ClassNames)}), " +
@@ -121,21 +122,18 @@ public static class PromptRun
     {
         var loader = new DataLoader(new ImageDataset(val, PretrainRun.ImageSizes(prompts.Model.Config.ImageSize)),
             new LoaderOptions(Math.Min(o.Batch, val.Count), Shuffle: false, Augment: false, Workers: o.Workers));
+        var zs = prompts.ToClassifier();
         using var _ = GradMode.NoGrad();
         double sum = 0;
         int n = 0, hit = 0;
-        foreach (var b in loader.Epoch(0))
+        foreach (var b in loader.Epoch(0)) // each image decoded once, for both the loss and the prediction
         {
-            using var scope = new TensorScope();
-            using var y = IntTensor.FromArray(prompts.Model.Device, b.Labels, b.Count);
-            sum += prompts.Loss(b.Pixels, y).Item() * b.Count;
-            n += b.Count;
-        }
-        var zs = prompts.ToClassifier();
-        foreach (var b in loader.Epoch(0))
-        {
+            using (var scope = new TensorScope())
+            using (var y = IntTensor.FromArray(prompts.Model.Device, b.Labels, b.Count))
+                sum += prompts.Loss(b.Pixels, y).Item() * b.Count;
             var r = zs.Classify(b.Pixels, b.Count);
             for (int i = 0; i < b.Count; i++) if (r.Predictions[i] == b.Labels[i]) hit++;
+            n += b.Count;
         }
         return ((float)(sum / n), (double)hit / n);
     }
@@ -163,10 +161,7 @@ public static class PromptRun
         try
         {
             using var prompts = new PromptLearner(model, spec.Classes, spec.Context, spec.Init, spec.Variant);
-            string stateFile = Path.Combine(dir, TrainerState.StateFile);
-            var saved = JsonSerializer.Deserialize<TrainerState.Saved>(File.ReadAllText(stateFile))
-                ?? throw new InvalidDataException($"{stateFile}: empty trainer state");
-            CleftModel.CheckFingerprint(model.FrozenFingerprint(), saved.Fingerprint, dir);
+            TrainerState.ReadChecked(dir, model.FrozenFingerprint());
             Stage2Trainer.LoadContext(dir, prompts);
             return (model, prompts.ToClassifier(), spec);
         }

@@ -35,15 +35,23 @@ public static class TrainerState
     /// Restores the optimizer (with its step count) and the random streams; refuses a checkpoint made on other
     /// frozen weights (naming both fingerprints) or with a different set of random streams.
     /// </summary>
-    public static Saved Read(string directory, Optimizer optimizer, Module model, string fingerprint, int step, BadStepGuard guard)
+    /// <summary>trainer.json alone, parsed and checked against the frozen weights' <paramref name="fingerprint"/> (naming both on a mismatch).</summary>
+    public static Saved ReadChecked(string directory, string fingerprint)
     {
-        ArgumentNullException.ThrowIfNull(guard);
         string path = Path.Combine(directory, StateFile);
         Saved? saved;
         try { saved = JsonSerializer.Deserialize<Saved>(File.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid trainer state: {e.Message}", e); }
         if (saved?.RandomStreams is null || saved.Fingerprint is null) throw new InvalidDataException($"{path}: incomplete trainer state");
         Models.Recipe.CleftModel.CheckFingerprint(fingerprint, saved.Fingerprint, directory);
+        return saved;
+    }
+
+    public static Saved Read(string directory, Optimizer optimizer, Module model, string fingerprint, int step, BadStepGuard guard)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        string path = Path.Combine(directory, StateFile);
+        var saved = ReadChecked(directory, fingerprint);
         var streams = model.NamedRandomStreams().ToList();
         var names = streams.Select(s => s.Name).ToHashSet();
         if (!names.SetEquals(saved.RandomStreams.Keys))
