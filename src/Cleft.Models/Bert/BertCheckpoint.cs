@@ -43,14 +43,14 @@ public static class BertCheckpoint
             string key = prefix + name;
             bool linear = p.Rank == 2 && !name.StartsWith("embeddings.", StringComparison.Ordinal);
             int[] want = linear ? [p.Shape[1], p.Shape[0]] : p.Shape;
-            if (!file.Entries.TryGetValue(key, out var e)) { problems.Add($"missing '{key}' (expected {Fmt(want)})"); continue; }
-            if (!e.Shape.SequenceEqual(want)) { problems.Add($"'{key}' is {Fmt(e.Shape)}, expected {Fmt(want)}"); continue; }
+            if (!file.Entries.TryGetValue(key, out var e)) { problems.Add($"missing '{key}' (expected {HfTensors.Shape(want)})"); continue; }
+            if (!e.Shape.SequenceEqual(want)) { problems.Add($"'{key}' is {HfTensors.Shape(e.Shape)}, expected {HfTensors.Shape(want)}"); continue; }
             plan.Add((p, key, linear));
         }
         var known = named.Select(x => prefix + x.Name).Append(prefix + PositionIds).ToHashSet();
         problems.AddRange(file.Entries.Keys
             .Where(k => !known.Contains(k) && k.StartsWith(prefix, StringComparison.Ordinal))
-            .Order().Select(k => $"unexpected '{k}' {Fmt(file.Entries[k].Shape)}"));
+            .Order().Select(k => $"unexpected '{k}' {HfTensors.Shape(file.Entries[k].Shape)}"));
         if (problems.Count > 0)
             throw new InvalidDataException($"{path}: does not match the BERT config (hidden {c.HiddenSize}, {c.Layers} layers, vocab {c.VocabSize}, {c.MaxPositions} positions):\n  " + string.Join("\n  ", problems));
         foreach (var (param, key, transpose) in plan)
@@ -58,17 +58,7 @@ public static class BertCheckpoint
             float[] values;
             try { values = file.ReadFloats(key); }
             catch (InvalidDataException ex) { throw new InvalidDataException($"{path}: tensor '{key}': {ex.Message}", ex); }
-            param.Load(transpose ? Transpose(values, param.Shape[1], param.Shape[0]) : values);
+            param.Load(transpose ? HfTensors.Transpose(values, param.Shape[1], param.Shape[0]) : values);
         }
     }
-
-    static float[] Transpose(float[] v, int rows, int cols)
-    {
-        var t = new float[v.Length];
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++) t[k * rows + r] = v[r * cols + k];
-        return t;
-    }
-
-    static string Fmt(int[] s) => "[" + string.Join(", ", s) + "]";
 }

@@ -28,22 +28,22 @@ public static class VitCheckpoint
         var named = vit.NamedParameters().ToList();
         foreach (var (name, p) in named)
         {
-            if (!file.Entries.TryGetValue(name, out var e)) { problems.Add($"missing '{name}' (expected {Fmt(HfShape(name, p, c))})"); continue; }
+            if (!file.Entries.TryGetValue(name, out var e)) { problems.Add($"missing '{name}' (expected {HfTensors.Shape(HfShape(name, p, c))})"); continue; }
             if (name == Positions)
             {
                 if (PositionPlan(e, vit, problems) is { } convert) plan.Add((p, name, convert));
                 continue;
             }
             var want = HfShape(name, p, c);
-            if (!e.Shape.SequenceEqual(want)) { problems.Add($"'{name}' is {Fmt(e.Shape)}, expected {Fmt(want)}"); continue; }
+            if (!e.Shape.SequenceEqual(want)) { problems.Add($"'{name}' is {HfTensors.Shape(e.Shape)}, expected {HfTensors.Shape(want)}"); continue; }
             Func<float[], float[]> conv =
-                name == PatchWeight ? v => Transpose(v, c.HiddenSize, c.PatchDim)
-                : p.Rank == 2 ? v => Transpose(v, p.Shape[1], p.Shape[0])
+                name == PatchWeight ? v => HfTensors.Transpose(v, c.HiddenSize, c.PatchDim)
+                : p.Rank == 2 ? v => HfTensors.Transpose(v, p.Shape[1], p.Shape[0])
                 : v => v;
             plan.Add((p, name, conv));
         }
         var known = named.Select(x => x.Name).Append(MaskToken).ToHashSet();
-        problems.AddRange(file.Entries.Keys.Where(k => !known.Contains(k)).Order().Select(k => $"unexpected '{k}' {Fmt(file.Entries[k].Shape)}"));
+        problems.AddRange(file.Entries.Keys.Where(k => !known.Contains(k)).Order().Select(k => $"unexpected '{k}' {HfTensors.Shape(file.Entries[k].Shape)}"));
         if (problems.Count > 0)
             throw new InvalidDataException($"{path}: does not match the ViT config (hidden {c.HiddenSize}, {c.Layers} layers, patch {c.PatchSize}, {c.RegisterTokens} registers):\n  " + string.Join("\n  ", problems));
         foreach (var (param, key, convert) in plan)
@@ -69,7 +69,7 @@ public static class VitCheckpoint
         int src = n > 0 ? (int)Math.Round(Math.Sqrt(n)) : -1;
         if (n <= 0 || src * src != n)
         {
-            problems.Add($"'{Positions}' is {Fmt(e.Shape)}, expected [1, 1 + g*g, {h}] for a square patch grid g (the model's is {dst})");
+            problems.Add($"'{Positions}' is {HfTensors.Shape(e.Shape)}, expected [1, 1 + g*g, {h}] for a square patch grid g (the model's is {dst})");
             return null;
         }
         if (src == dst) return v => v;
@@ -79,14 +79,4 @@ public static class VitCheckpoint
             return [.. v.AsSpan(0, h), .. patches];
         };
     }
-
-    static float[] Transpose(float[] v, int rows, int cols)
-    {
-        var t = new float[v.Length];
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++) t[k * rows + r] = v[r * cols + k];
-        return t;
-    }
-
-    static string Fmt(int[] s) => "[" + string.Join(", ", s) + "]";
 }
