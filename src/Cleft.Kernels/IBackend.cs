@@ -18,6 +18,8 @@ public partial interface IBackend : IDisposable
     DeviceKind Kind { get; }
     /// <summary>Human-readable description (accelerator name, SIMD width, threads).</summary>
     string Description { get; }
+    /// <summary>What GEMMs and attention compute in (fp32 always on the managed CPU backend).</summary>
+    Precision Precision { get; }
     BufferPool Pool { get; }
 
     // ---- memory: the only host<->device edges ----

@@ -13,6 +13,7 @@ public sealed partial class CpuBackend : IBackend
     const long ParallelThreshold = 1 << 15;
 
     public string Name => "cpu";
+    public Precision Precision => Precision.Fp32;
     public DeviceKind Kind => DeviceKind.Cpu;
     public string Description =>
         $"managed CPU, {Environment.ProcessorCount} threads, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "128-bit SIMD")}";

@@ -28,12 +28,15 @@ public sealed partial class IlgpuBackend : IBackend
     readonly CpuKernelFaults.Slot? _faults; // CPU accelerator only: failed bounds checks, thrown at the next sync
     bool _disposed;
 
-    IlgpuBackend(Context context, Accelerator accelerator, DeviceKind kind)
+    IlgpuBackend(Context context, Accelerator accelerator, DeviceKind kind, Precision precision)
     {
         _context = context;
         _acc = accelerator;
         Kind = kind;
+        Precision = precision;
         _warp = accelerator.WarpSize;
+        if (precision == Precision.Bf16 && _warp != TensorCoreMma.WarpLanes)
+            throw new NotSupportedException($"{accelerator.Name}: precision bf16 runs mma.sync warp collectives, which need 32-lane warps; this device has {_warp} (use --precision fp32)");
         int limit = accelerator.MaxNumThreadsPerGroup;
         if (limit < GemmKernel.Threads || _warp <= 0 || limit / _warp > GroupReduce.MaxWarps)
             throw new NotSupportedException(
@@ -45,7 +48,7 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <summary>Creates the backend on the requested accelerator, or throws saying why it is unavailable.</summary>
-    public static IlgpuBackend Create(DeviceKind kind)
+    public static IlgpuBackend Create(DeviceKind kind, Precision precision = Precision.Fp32)
     {
         Context? context = null;
         try
@@ -56,21 +59,21 @@ public sealed partial class IlgpuBackend : IBackend
                 {
                     context = Context.Create(b => b.CPU(IlgpuSetup.CpuDevice()).Configure());
                     var acc = context.GetCPUDevice(0).CreateCPUAccelerator(context);
-                    return new IlgpuBackend(context, acc, kind);
+                    return new IlgpuBackend(context, acc, kind, precision);
                 }
                 case DeviceKind.Cuda:
                 {
                     context = Context.Create(b => b.Cuda().Configure());
                     var devices = context.GetCudaDevices();
                     if (devices.Count == 0) throw new InvalidOperationException("no CUDA device found (no NVIDIA GPU or driver on this machine)");
-                    return new IlgpuBackend(context, devices[0].CreateAccelerator(context), kind);
+                    return new IlgpuBackend(context, devices[0].CreateAccelerator(context), kind, precision);
                 }
                 case DeviceKind.OpenCL:
                 {
                     context = Context.Create(b => b.OpenCL().Configure());
                     var devices = context.GetCLDevices();
                     if (devices.Count == 0) throw new InvalidOperationException("no OpenCL device that ILGPU supports was found");
-                    return new IlgpuBackend(context, devices[0].CreateAccelerator(context), kind);
+                    return new IlgpuBackend(context, devices[0].CreateAccelerator(context), kind, precision);
                 }
                 default:
                     throw new ArgumentException($"the ILGPU backend runs on cuda, opencl or ilgpu-cpu, not '{kind}' (use CpuBackend)");
@@ -100,11 +103,13 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>True when a CUDA device is present and usable (checked once per process).</summary>
     public static bool CudaAvailable() => _cudaAvailable.Value;
 
+    public Precision Precision { get; }
     public string Name => Kind switch { DeviceKind.Cuda => "cuda", DeviceKind.OpenCL => "opencl", _ => "ilgpu-cpu" };
     public DeviceKind Kind { get; }
     public string Description =>
         $"{_acc.Name} ({_acc.AcceleratorType}), warp {_warp}, up to {_acc.MaxNumThreadsPerGroup} threads per group, " +
-        $"{_acc.NumMultiprocessors} multiprocessor(s)" + (Kind == DeviceKind.IlgpuCpu ? "" : $", {_acc.MemorySize >> 20} MiB");
+        $"{_acc.NumMultiprocessors} multiprocessor(s)" + (Kind == DeviceKind.IlgpuCpu ? "" : $", {_acc.MemorySize >> 20} MiB") +
+        $", {Precision.Name()} matmuls";
     public BufferPool Pool { get; } = new();
 
     /// <summary>Catalogue names of the kernels launched since creation (or the last <see cref="ClearLaunchedKernels"/>).</summary>

@@ -12,7 +12,12 @@ public sealed class DeviceOptions(CommandOptions o)
     readonly Option<string> _device = o.Add("device", "auto", $"where to compute: {string.Join(", ", Devices.Names)} (auto: CUDA if present, else cpu)",
         v => Devices.Names.Contains(v) ? null : $"unknown device; one of {string.Join(", ", Devices.Names)}");
 
-    public IBackend Create(ParseResult r) => Devices.Create(r.GetValue(_device)!);
+    readonly Option<string> _precision = o.Add("precision", "auto",
+        "what GEMMs and attention compute in: fp32, or bf16 (tensor cores; inputs rounded to bf16, fp32 accumulate, weights, " +
+        "optimizer, softmax, norms and loss stay fp32). auto: bf16 on cuda, fp32 elsewhere; the cpu device is fp32 only",
+        v => Precisions.Names.Contains(v) ? null : $"unknown precision; one of {string.Join(", ", Precisions.Names)}");
+
+    public IBackend Create(ParseResult r) => Devices.Create(r.GetValue(_device)!, Precisions.Parse(r.GetValue(_precision)!));
 }
 
 /// <summary>How a manifest is read (shared by every command that takes a CSV).</summary>
