@@ -8,6 +8,8 @@ namespace Cleft.Benchmarks;
 ///       ours vs PyTorch in one run, as a table (see SideBySide.cs)
 ///   side-by-side --cases cleft-step [--sizes 192,384] [--rounds 3] [--warmup 2] [--steps 6]
 ///       one whole stage-1 CLEFT training step, ours vs PyTorch (see SideBySide.CleftStep.cs)
+///   profile-step [--sizes 192,384] [--warmup 2] [--steps 5]
+///       where one cleft-step training step spends its time: backward per op, rest of the step, heap (StepProfile.cs)
 ///   bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 ///       the BenchmarkDotNet suites (GemmBenchmarks: GFLOP/s column)
 /// </summary>
@@ -20,6 +22,8 @@ public static class Program
         {
             case "side-by-side":
                 return SideBySide.Run(args[1..]);
+            case "profile-step":
+                return StepProfile.Run(args[1..]);
             case "bdn":
                 var rest = args[1..];
                 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
@@ -28,6 +32,7 @@ public static class Program
             default:
                 Console.Error.WriteLine("usage: Cleft.Benchmarks side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds R] [--min-seconds S] [--python PATH]");
                 Console.Error.WriteLine("       Cleft.Benchmarks side-by-side --cases cleft-step [--sizes 192,384] [--rounds R] [--warmup W] [--steps S]");
+                Console.Error.WriteLine("       Cleft.Benchmarks profile-step [--sizes 192,384] [--warmup W] [--steps S]");
                 Console.Error.WriteLine("       Cleft.Benchmarks bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]");
                 return command is "" or "-h" or "--help" ? 0 : 2;
         }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Cleft.Autograd;
 
 /// <summary>
@@ -99,13 +101,16 @@ public static class Autograd
         grads[root] = gradient is null ? Tensor.Ones(root.Device, root.Shape) : Ops.Copy(gradient, record: false);
 
         if (root.IsLeaf) { AccumulateLeaf(root, grads[root]); grads[root].Dispose(); return; }
+        var profile = BackwardProfile.Active;
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var node = order[i];
             if (!grads.Remove(node, out var gOut)) continue; // nothing flowed here
             var fn = node.Creator!;
             if (fn.Freed) throw FreedError(fn);
+            long t0 = profile is null ? 0 : Stopwatch.GetTimestamp();
             var parentGrads = fn.Backward(gOut);
+            long t1 = profile is null ? 0 : Stopwatch.GetTimestamp();
             bool gOutHandedOut = false;
             int lastOut = -1;
             for (int p = 0; p < fn.Parents.Length; p++)
@@ -130,6 +135,12 @@ public static class Autograd
             }
             if (!gOutHandedOut) gOut.Dispose();
             if (!retainGraph) fn.Free();
+            if (profile is not null)
+            {
+                long t2 = Stopwatch.GetTimestamp();
+                profile.Add(fn.Name, t1 - t0);
+                profile.Add(BackwardProfile.Accumulate, t2 - t1);
+            }
         }
         foreach (var g in grads.Values) g.Dispose();
     }

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cleft.Autograd;
+
+namespace Cleft.Benchmarks;
+
+/// <summary>
+/// `profile-step`: where a cleft-step training step spends its time (issue 10's profile, docs/PERFORMANCE.md). Per
+/// config: the median step and forward times, the backward pass per op (<see cref="BackwardProfile"/>), the rest of
+/// the step (AdamW, clipping, uploads) as the remainder, and the managed heap's behaviour per step (allocated bytes,
+/// gen0/1/2 collections). Markdown tables, so a run can be pasted into the docs as it is.
+/// </summary>
+public static class StepProfile
+{
+    public static int Run(string[] args)
+    {
+        int[] sizes = [192, 384];
+        int warmup = 2, steps = 5;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--sizes": sizes = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                    case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--steps": steps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    default: throw new ArgumentException($"unknown option {args[i]}");
+                }
+            }
+            if (steps < 1 || warmup < 0) throw new ArgumentException("--steps must be at least 1 and --warmup at least 0");
+            foreach (int size in sizes) Profile(CleftStepConfig.ForSize(size), warmup, steps);
+            return 0;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine($"profile-step: {e.Message}");
+            Console.Error.WriteLine("usage: Cleft.Benchmarks profile-step [--sizes 192,384] [--warmup 2] [--steps 5]");
+            return 2;
+        }
+    }
+
+    static void Profile(CleftStepConfig config, int warmup, int steps)
+    {
+        using var run = new CleftStepCase(config);
+        Console.WriteLine($"## profile-step: {config}, {Environment.ProcessorCount} cores, {warmup} warm-up steps, {steps} profiled steps");
+        for (int i = 0; i < warmup; i++) run.Step();
+
+        var profile = new BackwardProfile();
+        var stepTimes = new double[steps];
+        int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        using (profile.Record())
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                run.Step();
+                stepTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            }
+        }
+        double allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)steps;
+        gen0 = GC.CollectionCount(0) - gen0; gen1 = GC.CollectionCount(1) - gen1; gen2 = GC.CollectionCount(2) - gen2;
+
+        var forwards = new double[Math.Max(3, steps)];
+        for (int i = 0; i < forwards.Length; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            run.Forward();
+            forwards[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double step = Median(stepTimes), forward = Median(forwards), backward = profile.TotalSeconds / steps;
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv,
+            $"step {step * 1e3:F0} ms (median): forward {forward * 1e3:F0} ms (median of {forwards.Length}), backward {backward * 1e3:F0} ms " +
+            $"(mean, {backward / forward:F2}x forward), rest (AdamW, clipping, uploads) {(step - forward - backward) * 1e3:F0} ms"));
+        Console.WriteLine(string.Create(inv,
+            $"managed heap per step: {allocatedPerStep / (1 << 20):F1} MiB allocated; over {steps} steps gen0 {gen0}, gen1 {gen1}, gen2 {gen2} collections"));
+        Console.WriteLine();
+        Console.WriteLine("| backward op | ms per step | calls per step | share of backward |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var (op, seconds, calls) in profile.Entries)
+            Console.WriteLine(string.Create(inv,
+                $"| {op} | {seconds / steps * 1e3:F1} | {calls / (double)steps:F0} | {seconds / profile.TotalSeconds * 100:F1}% |"));
+        Console.WriteLine();
+    }
+
+    static double Median(double[] xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+    }
+}

@@ -1,0 +1,36 @@
+using Cleft.Autograd;
+using Cleft.Kernels.Cpu;
+
+namespace Cleft.Tests.Autograd;
+
+public class BackwardProfileTests
+{
+    [Fact]
+    public void ChargesEachBackwardToItsOpOnlyWhileRecording()
+    {
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var x = Tensor.FromArray(dev, [1f, -2f, 3f, 0.5f], 2, 2);
+        x.RequiresGrad = true;
+        var w = Tensor.FromArray(dev, [0.5f, 2f, -1f, 1f], 2, 2);
+        var profile = new BackwardProfile();
+
+        Ops.Sum(Ops.Gelu(Ops.MatMul(x, w))).Backward();
+        Assert.Empty(profile.Entries); // not recording yet
+
+        using (profile.Record())
+        {
+            Ops.Sum(Ops.Gelu(Ops.MatMul(x, w))).Backward();
+            Ops.Sum(Ops.MatMul(x, w)).Backward();
+        }
+        Ops.Sum(Ops.MatMul(x, w)).Backward(); // after the scope: not counted
+
+        var calls = profile.Entries.ToDictionary(e => e.Op, e => e.Calls);
+        Assert.Equal(2, calls["MatMul"]);
+        Assert.Equal(1, calls["Gelu"]);
+        Assert.Equal(2, calls["Sum"]);
+        Assert.Equal(5, calls[BackwardProfile.Accumulate]);
+        Assert.All(profile.Entries, e => Assert.True(e.Seconds >= 0));
+        Assert.Equal(profile.Entries.Sum(e => e.Seconds), profile.TotalSeconds, 9);
+    }
+}
