@@ -88,10 +88,17 @@ public static partial class Ops
             }
             if (_b.RequiresGrad)
             {
-                db = Tensor.Empty(dev, _b.Shape);
-                if (_op == BinaryOp.Add && _bc.IsIdentity(g.Length)) dev.CopyBlock(g.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
+                // d(a + b)/db is dy itself: same-shape b shares g (the engine copies where a parent would keep it), and a
+                // broadcast b (a bias) is the reduction of dy, with no per-element contribution pass in between.
+                if (_op == BinaryOp.Add && _bc.IsIdentity(g.Length)) db = g;
+                else if (_op == BinaryOp.Add)
+                {
+                    db = Tensor.Empty(dev, _b.Shape);
+                    dev.ReduceTo(g.Buffer, db.Buffer, g.Length, _bc);
+                }
                 else
                 {
+                    db = Tensor.Empty(dev, _b.Shape);
                     using var contrib = Tensor.Create(dev, g.Shape, scoped: false);
                     dev.BinaryGradB(_op, _a.Buffer, _b.Buffer, g.Buffer, contrib.Buffer, g.Length, _bc);
                     if (_bc.IsIdentity(g.Length)) dev.CopyBlock(contrib.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
