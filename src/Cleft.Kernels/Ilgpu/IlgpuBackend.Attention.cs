@@ -16,8 +16,8 @@ public sealed partial class IlgpuBackend
     // TensorCoreAttentionLaunch); precision bf16 runs the tensor-core kernels ----
     AttentionForwardLauncher? _attnForward, _attnForwardMma;
     AttentionDeltaLauncher? _attnDelta;
-    AttentionKeyValueLauncher? _attnKeyValue, _attnKeyValueMma;
-    AttentionQueryLauncher? _attnQuery, _attnQueryMma;
+    AttentionKeyValueLauncher? _attnKeyValue, _attnKeyValueMma, _attnQueryMma; // the mma dQ kernel takes dK/dV's argument types
+    AttentionQueryLauncher? _attnQuery;
 
     public void AttentionForward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
@@ -52,19 +52,18 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape, bool tensorCores)
     {
-        var rowDelta = Kernel(ref _attnDelta, "attention_delta", static (a, m) => IlgpuAttention.LoadDelta(a, m));
         // Delta = rowsum(dO * O) lives only between this call's launches. Returning it to the pool right after
         // enqueueing is safe: any later user of the buffer is enqueued after them on the same stream.
         var delta = Allocate<float>(shape.Rows);
         try
         {
             if (tensorCores)
-                TensorCoreAttentionLaunch.Backward(rowDelta,
+                TensorCoreAttentionLaunch.Backward(
                     Kernel(ref _attnKeyValueMma, TensorCoreAttentionLaunch.KeyValueKernel, static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
-                    Kernel(ref _attnQueryMma, TensorCoreAttentionLaunch.QueryKernel, static (a, m) => IlgpuAttention.LoadQuery(a, m)),
+                    Kernel(ref _attnQueryMma, TensorCoreAttentionLaunch.QueryKernel, static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
                     F(q), F(k), F(v), I(keyMask), F(o), F(lse), F(dO), F(dq), F(dk), F(dv), F(delta), shape, _warp);
             else
-                IlgpuAttention.Backward(rowDelta,
+                IlgpuAttention.Backward(Kernel(ref _attnDelta, "attention_delta", static (a, m) => IlgpuAttention.LoadDelta(a, m)),
                     Kernel(ref _attnKeyValue, "attention_backward_dkdv", static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
                     Kernel(ref _attnQuery, "attention_backward_dq", static (a, m) => IlgpuAttention.LoadQuery(a, m)),
                     F(q), F(k), F(v), I(keyMask), F(o), F(lse), F(dO), F(dq), F(dk), F(dv), F(delta), shape);

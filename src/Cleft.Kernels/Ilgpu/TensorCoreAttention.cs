@@ -15,7 +15,7 @@ namespace Cleft.Kernels.Ilgpu;
 /// <item>Scores are 16 x 16 blocks in registers (<see cref="Block16"/>); masking, softmax and the gradient's
 /// elementwise part happen there, each exp once, and the block goes straight back into mma.sync as an A fragment.</item>
 /// <item>No atomics: dK/dV (per key block) and dQ (per query block) are separate kernels, each output has one writer,
-/// results are the same run to run. Delta = rowsum(dO * O) comes from the fp32 kernel attention_delta.</item>
+/// results are the same run to run. The dQ kernel runs first and also writes Delta = rowsum(bf16(dO) * O).</item>
 /// </list>
 /// Warps must be 32 lanes (the launcher checks); on the CPU accelerator the mma is emulated exactly.
 /// </summary>
@@ -123,10 +123,15 @@ static class TensorCoreAttention
         accV.Store(dv, at, at8, j < a.T, j + 8 < a.T, 1f, 1f, t, a.D);
     }
 
-    /// <summary>dQ for a block of 64 queries (16 per warp): streams the key tiles they can see.</summary>
+    /// <summary>
+    /// dQ for a block of 64 queries (16 per warp): streams the key tiles they can see. Runs first and also writes
+    /// Delta_i = rowsum(bf16(dO) * O) for the dK/dV kernel: with the dO that dP = dO V^T sees, sum_j P_ij dP_ij and
+    /// Delta_i agree up to fp32 rounding, so dS = P (dP - Delta) keeps rows that sum to ~0 (with unrounded dO it
+    /// would carry an error of 2^-9 |dO| |v|, which is all of dS where the true one cancels, e.g. T = 1).
+    /// </summary>
     [Kernel("attention_backward_dq_bf16_mma", KernelGrouping.Explicit)]
     static void BackwardQuery(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask,
-        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dO, ArrayView<float> dq, AttentionArgs a)
+        ArrayView<float> lse, ArrayView<float> delta, ArrayView<float> dO, ArrayView<float> o, ArrayView<float> dq, AttentionArgs a)
     {
         var qs = SharedMemory.Allocate<uint>(BlockRows * Pitch);
         var dos = SharedMemory.Allocate<uint>(BlockRows * Pitch);
@@ -144,7 +149,9 @@ static class TensorCoreAttention
         int rowAt = (warp * WarpRows + g) * Pitch + t, streamAt = g * Pitch + t, gatherAt = 2 * t * Pitch + (g >> 1), shift = 16 * (g & 1);
         Stage(q, head, q0, BlockRows, a.T, a.D, qs, tid);
         Stage(dO, head, q0, BlockRows, a.T, a.D, dos, tid);
-        if (tid < BlockRows) StageRow(lse, delta, rows, q0 + tid, a.T, qLse, qDelta, tid);
+        Group.Barrier(); // dO staged
+        RowDelta(o, dos, head, rows, q0, a.T, a.D, delta, qDelta, tid);
+        if (tid < BlockRows) qLse[tid] = q0 + tid < a.T ? lse[rows + q0 + tid] : float.PositiveInfinity;
 
         var acc = default(RowTile);
         int kEnd = a.Causal != 0 ? Min(a.T, q0 + BlockRows) : a.T;
@@ -162,6 +169,34 @@ static class TensorCoreAttention
             acc.Add(p0, p1, p2, p3, ks, gatherAt, shift, dSteps, g, t, lane, fragments); // dQ += dS K
         }
         acc.Store(dq, head + (long)i * a.D, head + (long)(i + 8) * a.D, i < a.T, i + 8 < a.T, a.Scale, a.Scale, t, a.D);
+    }
+
+    /// <summary>
+    /// Delta of the group's 64 queries from the staged (bf16) dO and fp32 O: two adjacent threads per row, each half of
+    /// the d pairs, combined with one shuffle. Into <paramref name="qDelta"/> and, for rows below T, global memory.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void RowDelta(ArrayView<float> o, ArrayView<uint> dos, long head, long rows, int q0, int t, int d, ArrayView<float> delta,
+        ArrayView<float> qDelta, int tid)
+    {
+        int r = tid >> 1, i = q0 + r, pairs = (d + 1) / 2;
+        float sum = 0f;
+        if (i < t)
+        {
+            long at = head + (long)i * d;
+            for (int c = tid & 1; c < pairs; c += 2)
+            {
+                uint w = dos[r * Pitch + c];
+                sum += Bf16.Low(w) * o[at + 2 * c];
+                if (2 * c + 1 < d) sum += Bf16.High(w) * o[at + 2 * c + 1];
+            }
+        }
+        sum += Warp.ShuffleXor(sum, 1);
+        if ((tid & 1) == 0)
+        {
+            qDelta[r] = sum;
+            if (i < t) delta[rows + i] = sum;
+        }
     }
 
     /// <summary>lse and Delta of query i into slot <paramref name="slot"/>; past T, +inf and 0 (so its p is 0).</summary>

@@ -2,18 +2,15 @@ using ILGPU;
 using ILGPU.Runtime;
 using AttentionForwardLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Cleft.Kernels.Ilgpu.AttentionArgs>;
-using AttentionDeltaLauncher = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int>;
 using AttentionKeyValueLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     Cleft.Kernels.Ilgpu.AttentionArgs>;
-using AttentionQueryLauncher = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<int>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, Cleft.Kernels.Ilgpu.AttentionArgs>;
 
 namespace Cleft.Kernels.Ilgpu;
 
 /// <summary>
 /// Launch shape and order of the tensor-core attention kernels (TensorCoreAttention.cs). They take the fp32 kernels'
-/// arguments, so IlgpuAttention's loaders, size checks and its Delta kernel serve them too; only the grid differs.
+/// arguments (dQ's with O added, as it also computes Delta), so IlgpuAttention's loaders and size checks serve them too.
 /// </summary>
 public static class TensorCoreAttentionLaunch
 {
@@ -40,15 +37,17 @@ public static class TensorCoreAttentionLaunch
         forward(Config(s), q, k, v, mask, o, lse, AttentionArgs.From(s));
     }
 
-    /// <summary><paramref name="delta"/> is scratch of <see cref="AttentionShape.Rows"/> floats (rowsum(dO * O), fp32).</summary>
-    public static void Backward(AttentionDeltaLauncher rowDelta, AttentionKeyValueLauncher keyValue, AttentionQueryLauncher query,
+    /// <summary>
+    /// <paramref name="delta"/> is scratch of <see cref="AttentionShape.Rows"/> floats: the dQ kernel runs first and
+    /// writes Delta = rowsum(bf16(dO) * O) there for the dK/dV kernel.
+    /// </summary>
+    public static void Backward(AttentionKeyValueLauncher keyValue, AttentionKeyValueLauncher query,
         ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> mask, ArrayView<float> o, ArrayView<float> lse,
         ArrayView<float> dO, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv, ArrayView<float> delta, in AttentionShape s, int warpSize)
     {
         CheckSupported(s, warpSize);
         var args = AttentionArgs.From(s);
-        rowDelta((int)s.Rows, o, dO, delta, s.D);
+        query(Config(s), q, k, v, mask, lse, delta, dO, o, dq, args);
         keyValue(Config(s), q, k, v, mask, lse, delta, dO, dk, dv, args);
-        query(Config(s), q, k, v, mask, lse, delta, dO, dq, args);
     }
 }

@@ -21,7 +21,7 @@ static class TensorCoreAttentionReference
 
     public sealed record Result(float[] O, float[] Lse, float[] Dq, float[] Dk, float[] Dv);
 
-    /// <summary>q, k, v already bf16-rounded; dO raw (the kernels round it for the products, Delta uses it unrounded).</summary>
+    /// <summary>q, k, v already bf16-rounded; dO raw (rounded here: the kernels round it for the products and for Delta).</summary>
     public static Result Run(float[] q, float[] k, float[] v, float[] dO, int[] mask, in AttentionShape s, bool plantFragmentSwap = false)
     {
         var (o, lse) = Forward(q, k, v, mask, s, plantFragmentSwap);
@@ -116,7 +116,7 @@ static class TensorCoreAttentionReference
             {
                 long qi = head + (long)i * D;
                 float delta = 0f;
-                for (int d = 0; d < D; d++) delta += o[qi + d] * dO[qi + d];
+                for (int d = 0; d < D; d++) delta += o[qi + d] * dOr[qi + d];
                 for (int j = 0; j < T; j++)
                 {
                     if ((s.Causal && j > i) || (s.HasMask && mask[b * T + j] == 0)) continue;
