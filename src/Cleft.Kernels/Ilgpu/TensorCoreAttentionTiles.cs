@@ -33,15 +33,18 @@ static class TensorCoreAttentionTiles
 
     /// <summary>
     /// Stages rows r0 .. r0 + rows - 1 of one head's row-major [T, D] matrix (first element at <paramref name="head"/>)
-    /// as bf16 pairs; rows at or past T and columns from D up to the next multiple of 16 become zero.
+    /// as bf16 pairs; rows at or past T and columns from D up to the next multiple of 16 become zero. Each row is read
+    /// by a power-of-two run of threads (8 to 64, the first that covers its pairs), so no thread divides by the row
+    /// length and consecutive threads read consecutive pairs of a row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Stage(ArrayView<float> src, long head, int r0, int rows, int t, int d, ArrayView<uint> stage, int tid)
     {
-        int pairs = DSteps(d) * 8;
-        for (int p = tid; p < rows * pairs; p += Threads)
+        int pairs = DSteps(d) * 8, shift = pairs <= 8 ? 3 : pairs <= 16 ? 4 : pairs <= 32 ? 5 : 6, c = tid & ((1 << shift) - 1), col = 2 * c;
+        if (c >= pairs) return;
+        for (int r = tid >> shift; r < rows; r += Threads >> shift)
         {
-            int r = p / pairs, c = p - r * pairs, row = r0 + r, col = 2 * c;
+            int row = r0 + r;
             float lo = 0f, hi = 0f;
             if (row < t)
             {

@@ -9,9 +9,9 @@ namespace Cleft.Tests.Ilgpu;
 /// The tensor-core attention kernels (TensorCoreAttention.cs) on ILGPU's CPU accelerator, where mma.sync is emulated
 /// with the PTX ISA's fragment layout, against two references on bf16-rounded q, k, v:
 /// <list type="bullet">
-/// <item>the host model that rounds P and dS the way the kernels do (TensorCoreAttentionReference): tight, 2e-4 of the
-/// output's largest magnitude + 1e-3 relative; only fp32 summation order and exp's last bits differ;</item>
-/// <item>the managed backend's fp32 attention: loose, 1e-2 of the largest magnitude + 2e-2 relative, since the kernels
+/// <item>the host model that rounds P and dS the way the kernels do (TensorCoreAttentionReference): tight, 1e-5 of the
+/// output's largest magnitude (at least 1) + 1e-4 relative; only fp32 summation order and exp's last bits differ;</item>
+/// <item>the managed backend's fp32 attention: loose, 1e-2 of the largest magnitude (at least 1) + 2e-2 relative, since the kernels
 /// round P (and dS) to bf16 before the second product (a relative error of 2^-9 per probability).</item>
 /// </list>
 /// Shapes leave partial 64-row groups, 32-key tiles and 16-column d blocks. lse must match exactly where it is +inf
@@ -21,7 +21,7 @@ namespace Cleft.Tests.Ilgpu;
 [Collection(IlgpuCollection.Name)]
 public sealed class TensorCoreAttentionTests(IlgpuFixture fx, ITestOutputHelper output)
 {
-    const double TightAbs = 2e-4, TightRel = 1e-3, LooseAbs = 1e-2, LooseRel = 2e-2;
+    const double TightAbs = 1e-5, TightRel = 1e-4, LooseAbs = 1e-2, LooseRel = 2e-2;
 
     // Holes in row 0's keys; row 1 has no visible key at all.
     static readonly int[] Holes17 = [.. Enumerable.Range(0, 17).Select(j => j % 5 == 3 ? 0 : 1), .. new int[17]];
@@ -31,9 +31,9 @@ public sealed class TensorCoreAttentionTests(IlgpuFixture fx, ITestOutputHelper 
     {
         { "T1 D16 causal", new AttentionTests.Case(1, 1, 1, 16, true, null, null, Seed: 11) },
         { "T17 D24 bidirectional, holes, one batch row fully masked", new AttentionTests.Case(2, 1, 17, 24, false, null, null, Seed: 12, KeyMask: Holes17) },
-        { "T33 D16 causal padded 33/20, 2 heads (the demo's head dim)", new AttentionTests.Case(2, 2, 33, 16, true, [33, 20], null, Seed: 13) },
+        { "T33 D16 causal padded 33/20 (the demo's head dim)", new AttentionTests.Case(2, 1, 33, 16, true, [33, 20], null, Seed: 13) },
         { "T70 D64 causal, GPT-2 layer_idx 3", new AttentionTests.Case(1, 1, 70, 64, true, null, 3, Seed: 14) },
-        { "T130 D80 bidirectional, holes", new AttentionTests.Case(1, 1, 130, 80, false, null, null, Seed: 15, KeyMask: Holes130) },
+        { "T130 D80 causal, holes", new AttentionTests.Case(1, 1, 130, 80, true, null, null, Seed: 15, KeyMask: Holes130) },
         { "T20 D128 causal padded 13", new AttentionTests.Case(1, 1, 20, 128, true, [13], null, Seed: 16) },
         { "T40 D96 bidirectional padded 37", new AttentionTests.Case(1, 1, 40, 96, false, [37], 1, Seed: 17) },
     };
