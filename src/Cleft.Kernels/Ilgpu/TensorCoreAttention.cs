@@ -32,6 +32,7 @@ static class TensorCoreAttention
         var ks = SharedMemory.Allocate<uint>(ForwardKeys * Pitch);
         var vs = SharedMemory.Allocate<uint>(ForwardKeys * Pitch);
         var flags = SharedMemory.Allocate<int>(ForwardKeys);
+        var warpEnds = SharedMemory.Allocate<int>(Warps);
         var scratch = SharedMemory.Allocate<uint>(Warps * FragmentWords); // emulation only (TensorCoreGemm says why)
         int tid = Group.IdxX, warp = tid / WarpLanes, lane = tid % WarpLanes, g = lane >> 2, t = lane & 3;
         var fragments = scratch.SubView(warp * FragmentWords, FragmentWords);
@@ -43,7 +44,8 @@ static class TensorCoreAttention
 
         float m = float.NegativeInfinity, m8 = float.NegativeInfinity, l = 0f, l8 = 0f; // l, l8: this lane's part of the row sums
         var acc = default(RowTile);
-        int kEnd = a.Causal != 0 ? Min(a.T, q0 + BlockRows) : a.T;
+        // Key tiles past the last causal or unpadded key are skipped (a fully padded row runs none: o = 0, lse = +inf).
+        int kEnd = Min(KeyEnd(a, mask, b, tid, warpEnds), a.Causal != 0 ? q0 + BlockRows : a.T);
         for (int k0 = 0; k0 < kEnd; k0 += ForwardKeys)
         {
             Group.Barrier(); // q staged (first trip) / the previous k, v consumed
@@ -87,6 +89,7 @@ static class TensorCoreAttention
         var qs = SharedMemory.Allocate<uint>(StreamRows * Pitch);
         var dos = SharedMemory.Allocate<uint>(StreamRows * Pitch);
         var flags = SharedMemory.Allocate<int>(BlockRows);
+        var warpEnds = SharedMemory.Allocate<int>(Warps);
         var qLse = SharedMemory.Allocate<float>(StreamRows);
         var qDelta = SharedMemory.Allocate<float>(StreamRows);
         var scratch = SharedMemory.Allocate<uint>(Warps * FragmentWords);
@@ -102,8 +105,10 @@ static class TensorCoreAttention
 
         var accK = default(RowTile);
         var accV = default(RowTile);
-        // Causal: no query before the block's first key sees it (k0 is a multiple of 16, so tiles stay aligned).
-        for (int q0 = a.Causal != 0 ? k0 : 0; q0 < a.T; q0 += StreamRows)
+        // Causal: no query before the block's first key sees it (k0 is a multiple of 16, so tiles stay aligned). A block
+        // of padding keys runs no tile and writes zeros.
+        int qEnd = k0 < KeyEnd(a, mask, b, tid, warpEnds) ? a.T : 0;
+        for (int q0 = a.Causal != 0 ? k0 : 0; q0 < qEnd; q0 += StreamRows)
         {
             Group.Barrier();
             Stage(q, head, q0, StreamRows, a.T, a.D, qs, tid);
@@ -138,6 +143,7 @@ static class TensorCoreAttention
         var ks = SharedMemory.Allocate<uint>(StreamRows * Pitch);
         var vs = SharedMemory.Allocate<uint>(StreamRows * Pitch);
         var flags = SharedMemory.Allocate<int>(StreamRows);
+        var warpEnds = SharedMemory.Allocate<int>(Warps);
         var qLse = SharedMemory.Allocate<float>(BlockRows);
         var qDelta = SharedMemory.Allocate<float>(BlockRows);
         var scratch = SharedMemory.Allocate<uint>(Warps * FragmentWords);
@@ -154,7 +160,7 @@ static class TensorCoreAttention
         if (tid < BlockRows) qLse[tid] = q0 + tid < a.T ? lse[rows + q0 + tid] : float.PositiveInfinity;
 
         var acc = default(RowTile);
-        int kEnd = a.Causal != 0 ? Min(a.T, q0 + BlockRows) : a.T;
+        int kEnd = Min(KeyEnd(a, mask, b, tid, warpEnds), a.Causal != 0 ? q0 + BlockRows : a.T);
         for (int k0 = 0; k0 < kEnd; k0 += StreamRows)
         {
             Group.Barrier();

@@ -61,6 +61,24 @@ static class TensorCoreAttentionTiles
     public static int KeyFlag(in AttentionArgs a, ArrayView<int> mask, int b, int j) =>
         j < a.T && (a.HasMask == 0 || mask[b * a.T + j] != 0) ? 1 : 0;
 
+    /// <summary>
+    /// One past the last key of batch row b that is not padding (T without a mask, 0 when all are padding): key tiles
+    /// from there on hold no visible key, so a loop over keys can stop there. Called by every thread of the group;
+    /// <paramref name="warpEnds"/> is shared scratch of <see cref="Warps"/> ints, written once per kernel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int KeyEnd(in AttentionArgs a, ArrayView<int> mask, int b, int tid, ArrayView<int> warpEnds)
+    {
+        if (a.HasMask == 0) return a.T;
+        int end = 0;
+        for (int j = tid; j < a.T; j += Threads)
+            if (mask[b * a.T + j] != 0) end = j + 1;
+        for (int x = 1; x < WarpLanes; x <<= 1) end = MaxI(end, Warp.ShuffleXor(end, x));
+        if (tid % WarpLanes == 0) warpEnds[tid / WarpLanes] = end;
+        Group.Barrier();
+        return MaxI(MaxI(warpEnds[0], warpEnds[1]), MaxI(warpEnds[2], warpEnds[3]));
+    }
+
     /// <summary>Query i sees key j: the key's staged flag (index j - keyBase) and, when causal, j &lt;= i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Visible(ArrayView<int> keyFlags, int keyBase, int i, int j, int causal) =>
@@ -96,6 +114,9 @@ static class TensorCoreAttentionTiles
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxF(float x, float y) => x > y ? x : y;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int MaxI(int x, int y) => x > y ? x : y;
 }
 
 /// <summary>
