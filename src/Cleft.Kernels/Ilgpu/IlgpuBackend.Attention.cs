@@ -30,7 +30,7 @@ public sealed partial class IlgpuBackend
     public void AttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
-        => Backward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, Precision == Precision.Bf16);
+        => LaunchAttentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, Precision == Precision.Bf16);
 
     /// <summary>
     /// The forward on tensor cores whatever <see cref="Precision"/> says (what <see cref="AttentionForward"/> runs under
@@ -46,9 +46,9 @@ public sealed partial class IlgpuBackend
     public void AttentionBackwardBf16(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
-        => Backward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, tensorCores: true);
+        => LaunchAttentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, tensorCores: true);
 
-    void Backward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+    void LaunchAttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape, bool tensorCores)
     {
