@@ -12,30 +12,61 @@ namespace Cleft.Kernels.Ilgpu;
 
 public sealed partial class IlgpuBackend
 {
-    // ---- attention (kernels in AttentionKernels, launch logic in IlgpuAttention) ----
-    AttentionForwardLauncher? _attnForward;
+    // ---- attention (kernels in AttentionKernels and TensorCoreAttention, launch logic in IlgpuAttention and
+    // TensorCoreAttentionLaunch); precision bf16 runs the tensor-core kernels ----
+    AttentionForwardLauncher? _attnForward, _attnForwardMma;
     AttentionDeltaLauncher? _attnDelta;
-    AttentionKeyValueLauncher? _attnKeyValue;
+    AttentionKeyValueLauncher? _attnKeyValue, _attnKeyValueMma, _attnQueryMma; // the mma dQ kernel takes dK/dV's argument types
     AttentionQueryLauncher? _attnQuery;
 
     public void AttentionForward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
-        => IlgpuAttention.Forward(Kernel(ref _attnForward, "attention_forward", static (a, m) => IlgpuAttention.LoadForward(a, m)),
+    {
+        if (Precision == Precision.Bf16) AttentionForwardBf16(q, k, v, keyMask, o, lse, shape);
+        else IlgpuAttention.Forward(Kernel(ref _attnForward, "attention_forward", static (a, m) => IlgpuAttention.LoadForward(a, m)),
             F(q), F(k), F(v), I(keyMask), F(o), F(lse), shape);
+    }
 
     public void AttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
+        => LaunchAttentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, Precision == Precision.Bf16);
+
+    /// <summary>
+    /// The forward on tensor cores whatever <see cref="Precision"/> says (what <see cref="AttentionForward"/> runs under
+    /// bf16): q, k, v rounded to bf16 and P rounded to bf16 before P V; softmax, sums and lse in fp32.
+    /// </summary>
+    public void AttentionForwardBf16(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+        DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
+        => TensorCoreAttentionLaunch.Forward(
+            Kernel(ref _attnForwardMma, TensorCoreAttentionLaunch.ForwardKernel, static (a, m) => IlgpuAttention.LoadForward(a, m)),
+            F(q), F(k), F(v), I(keyMask), F(o), F(lse), shape, _warp);
+
+    /// <summary>The backward on tensor cores whatever <see cref="Precision"/> says (what <see cref="AttentionBackward"/> runs under bf16).</summary>
+    public void AttentionBackwardBf16(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+        DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
+        DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
+        => LaunchAttentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, tensorCores: true);
+
+    void LaunchAttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
+        DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
+        DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape, bool tensorCores)
     {
-        var rowDelta = Kernel(ref _attnDelta, "attention_delta", static (a, m) => IlgpuAttention.LoadDelta(a, m));
-        var keyValue = Kernel(ref _attnKeyValue, "attention_backward_dkdv", static (a, m) => IlgpuAttention.LoadKeyValue(a, m));
-        var query = Kernel(ref _attnQuery, "attention_backward_dq", static (a, m) => IlgpuAttention.LoadQuery(a, m));
         // Delta = rowsum(dO * O) lives only between this call's launches. Returning it to the pool right after
         // enqueueing is safe: any later user of the buffer is enqueued after them on the same stream.
         var delta = Allocate<float>(shape.Rows);
         try
         {
-            IlgpuAttention.Backward(rowDelta, keyValue, query, F(q), F(k), F(v), I(keyMask), F(o), F(lse), F(dO), F(dq), F(dk), F(dv), F(delta), shape);
+            if (tensorCores)
+                TensorCoreAttentionLaunch.Backward(
+                    Kernel(ref _attnKeyValueMma, TensorCoreAttentionLaunch.KeyValueKernel, static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
+                    Kernel(ref _attnQueryMma, TensorCoreAttentionLaunch.QueryKernel, static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
+                    F(q), F(k), F(v), I(keyMask), F(o), F(lse), F(dO), F(dq), F(dk), F(dv), F(delta), shape, _warp);
+            else
+                IlgpuAttention.Backward(Kernel(ref _attnDelta, "attention_delta", static (a, m) => IlgpuAttention.LoadDelta(a, m)),
+                    Kernel(ref _attnKeyValue, "attention_backward_dkdv", static (a, m) => IlgpuAttention.LoadKeyValue(a, m)),
+                    Kernel(ref _attnQuery, "attention_backward_dq", static (a, m) => IlgpuAttention.LoadQuery(a, m)),
+                    F(q), F(k), F(v), I(keyMask), F(o), F(lse), F(dO), F(dq), F(dk), F(dv), F(delta), shape);
         }
         finally { Release(delta); }
     }

@@ -285,6 +285,9 @@ public static class KernelCases
         ["attention_delta"] = AttentionCases.Case,
         ["attention_backward_dkdv"] = AttentionCases.Case,
         ["attention_backward_dq"] = AttentionCases.Case,
+        ["attention_forward_bf16_mma"] = TensorCoreAttentionCases.Case, // TensorCoreAttentionCases.cs
+        ["attention_backward_dkdv_bf16_mma"] = TensorCoreAttentionCases.Case,
+        ["attention_backward_dq_bf16_mma"] = TensorCoreAttentionCases.Case,
     };
 
 }
