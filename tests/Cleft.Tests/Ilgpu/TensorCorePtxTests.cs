@@ -11,8 +11,8 @@ public sealed partial class PtxTests
 {
     const string MmaKernel = "gemm_bf16_mma";
     const string MmaPtx = "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
-    /// <summary>The warp tile is 2 x 4 m16n8 fragments, unrolled by hand: 8 MMAs per k step.</summary>
-    const int MmasPerStep = 8;
+    /// <summary>The warp tile is 4 x 4 m16n8 fragments, two k steps of 16 per K slab, unrolled by hand: 32 MMAs per slab.</summary>
+    const int MmasPerStep = 32;
 
     public static IEnumerable<object[]> Architectures => PtxCompiler.Architectures.Select(a => new object[] { a });
 
