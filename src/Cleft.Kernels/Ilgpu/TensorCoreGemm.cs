@@ -45,14 +45,15 @@ static partial class TensorCoreGemm
         // Only the emulations read it, but ILGPU 1.5.3 keeps shared allocations that lose their uses: CUDA carries
         // 6 KB it never touches. One allocation for all call sites (one per site multiplies it).
         var scratch = SharedMemory.Allocate<uint>(Warps * FragmentWords);
-        int tid = Group.IdxX, warp = tid / WarpLanes, lane = tid % WarpLanes;
+        // Shifts and masks, not / and %: ptxas 11.8 turned these signed remainders into full divisions in the loop.
+        int tid = Group.IdxX, warp = tid >> 5, lane = tid & (WarpLanes - 1);
         int m0 = Grid.IdxY * TileM, n0 = Grid.IdxX * TileN;
         long z = Grid.IdxZ;
         // A stored [M,K] has k contiguous; B stored [K,N] has n contiguous, so it is B^T ([N,K]) that has k contiguous.
         var mapA = StageMap.For(s.TransA == 0, s.TransA != 0 ? s.M : s.K, z * s.StrideA, m0, s.M, tid);
         var mapB = StageMap.For(s.TransB != 0, s.TransB != 0 ? s.K : s.N, z * s.StrideB, n0, s.N, tid);
 
-        int wm = warp / WarpsN * WarpM, wn = warp % WarpsN * WarpN;
+        int wm = (warp >> 2) * WarpM, wn = (warp & (WarpsN - 1)) * WarpN;
         // Row (A) or column (B) groupID, k pair threadID_in_group: where this lane's fragment registers start.
         int wordA = (wm + (lane >> 2)) * Pitch + (lane & 3), wordB = (wn + (lane >> 2)) * Pitch + (lane & 3);
         var warpScratch = scratch.SubView(warp * FragmentWords, FragmentWords);
@@ -106,7 +107,7 @@ static partial class TensorCoreGemm
             const int RowsPerPass = Threads / 8, Columns = Threads / 2;
             if (kContiguous)
             {
-                int row = tid / 8, q = tid % 8;
+                int row = tid >> 3, q = tid & 7;
                 return new StageMap
                 {
                     Base = offset + (long)(mn0 + row) * ld + 4 * q, KStride = 1, HalfStep = (long)RowsPerPass * ld, OddStep = 2,
@@ -114,7 +115,7 @@ static partial class TensorCoreGemm
                     Word = row * Pitch + 2 * q, WordHalf = RowsPerPass * Pitch, WordOdd = 1,
                 };
             }
-            int col = tid % Columns, h = tid / Columns;
+            int col = tid & (Columns - 1), h = tid >> 7; // Columns = 128
             return new StageMap
             {
                 Base = offset + (long)(2 * h) * ld + mn0 + col, KStride = ld, HalfStep = 8L * ld, OddStep = 4L * ld,

@@ -77,7 +77,7 @@ public sealed partial class PtxTests
 
     /// <summary>
     /// Writes the main-loop instruction mix of every kernel that has an FFMA or HMMA loop to $CLEFT_SASS_REPORT as
-    /// markdown table rows (scripts/kernels-doc.sh puts them in docs/KERNELS.md); skipped when the variable is unset.
+    /// a markdown table (catalogue order) (scripts/kernels-doc.sh puts them in docs/KERNELS.md); skipped when the variable is unset.
     /// </summary>
     [SkippableFact]
     public void SassMainLoopReport()
@@ -85,17 +85,19 @@ public sealed partial class PtxTests
         string? file = Environment.GetEnvironmentVariable("CLEFT_SASS_REPORT");
         Skip.If(string.IsNullOrEmpty(file), "CLEFT_SASS_REPORT not set (scripts/kernels-doc.sh sets it)");
         string tools = SassTools();
-        var rows = new StringBuilder();
+        var table = new StringBuilder();
+        table.AppendLine("| kernel | loop instructions | " + string.Join(" | ", SassLoopMix.Classes) + " | STL/LDL in kernel | FMAs per instruction |");
+        table.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", SassLoopMix.Classes.Length + 3)));
         foreach (var k in KernelCatalog.All)
         {
             var code = Sass.Parse(Sass.Disassemble(tools, k.Name, out _));
             if (Sass.MainLoop(code) is not { } loop) continue;
             int local = code.Count(i => Sass.Classify(i.Opcode) == "STL/LDL");
-            rows.AppendLine($"| {k.Name} | {loop.Instructions} | " + string.Join(" | ", SassLoopMix.Classes.Select(c => loop[c])) +
-                            $" | {local} | {loop.WorkPerInstruction:F1} |");
+            table.AppendLine($"| {k.Name} | {loop.Instructions} | " + string.Join(" | ", SassLoopMix.Classes.Select(c => loop[c])) +
+                             $" | {local} | {loop.WorkPerInstruction:F1} |");
         }
-        output.WriteLine(rows.ToString());
-        File.WriteAllText(file!, rows.ToString());
+        output.WriteLine(table.ToString());
+        File.WriteAllText(file!, table.ToString());
     }
 
     static string SassTools()
