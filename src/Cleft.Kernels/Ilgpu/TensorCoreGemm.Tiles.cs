@@ -33,20 +33,23 @@ static partial class TensorCoreGemm
             _p6 = Fetch(x, m, 6, at, k0, kLimit); _p7 = Fetch(x, m, 7, at, k0, kLimit);
         }
 
-        /// <summary>Rounds the pairs to bf16 and writes them to the slab (the conversion waits for the loads, so it comes after the MMAs).</summary>
+        /// <summary>
+        /// Rounds the pairs to bf16 and writes them to the slab view that starts at this thread's word (the conversion
+        /// waits for the loads, so it comes after the MMAs).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly void Store(ArrayView<uint> slab, in StageMap m)
+        public readonly void Store(ArrayView<uint> dst)
         {
-            Put(slab, m, 0, _p0); Put(slab, m, 1, _p1); Put(slab, m, 2, _p2); Put(slab, m, 3, _p3);
-            Put(slab, m, 4, _p4); Put(slab, m, 5, _p5); Put(slab, m, 6, _p6); Put(slab, m, 7, _p7);
+            Put(dst, 0, _p0); Put(dst, 1, _p1); Put(dst, 2, _p2); Put(dst, 3, _p3);
+            Put(dst, 4, _p4); Put(dst, 5, _p5); Put(dst, 6, _p6); Put(dst, 7, _p7);
         }
 
         /// <summary>Pair <paramref name="j"/> (a constant after inlining) of the slab starting at global index <paramref name="slabAt"/>; zeros outside the matrix.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static FloatPair Fetch(ArrayView<float> x, in StageMap m, int j, long slabAt, int k0, int kLimit)
         {
-            bool mnIn = m.MnT + (j >> 1) * m.MnHalf < m.Limit;
-            int k = k0 + m.KT + (j & 1) * m.KOdd + (j >> 1) * m.KHalf;
+            bool mnIn = m.MnT + (j >> 1) * StageMap.MnHalf < m.Limit;
+            int k = k0 + m.KT + (j & 1) * StageMap.KOdd;
             long at = slabAt + (j >> 1) * m.HalfStep + (j & 1) * m.OddStep;
             return new FloatPair
             {
@@ -56,8 +59,8 @@ static partial class TensorCoreGemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Put(ArrayView<uint> slab, in StageMap m, int j, FloatPair p) =>
-            slab[m.Word + (j >> 1) * m.WordHalf + (j & 1) * m.WordOdd] = TensorCoreLoad.PackBf16(p.Lo, p.Hi);
+        static void Put(ArrayView<uint> dst, int j, FloatPair p) =>
+            dst[(j >> 1) * StageMap.WordHalf + (j & 1)] = TensorCoreLoad.PackBf16(p.Lo, p.Hi);
     }
 
     /// <summary>A warp's 64x32 block of C as 4 (m16) x 4 (n8) accumulator fragments (64 floats per lane).</summary>
@@ -68,19 +71,19 @@ static partial class TensorCoreGemm
         /// <summary>
         /// One k step of 16: 16 + 8 fragment registers by 32-bit shared loads (each one exactly a register: the
         /// slabs hold k pairs, and pitch 20 puts the 32 lanes of a load on 32 banks), then 16 MMAs.
-        /// <paramref name="wordA"/>/<paramref name="wordB"/> are this lane's word (row groupID, k pair
-        /// threadID_in_group) of the warp's first m16 row / n8 column at this k step. Arguments go by value: a
-        /// struct of views passed by reference would land in local memory.
+        /// <paramref name="fragA"/>/<paramref name="fragB"/> start at this lane's word (row groupID, k pair
+        /// threadID_in_group) of the warp's first m16 row / n8 column; <paramref name="k"/> (a constant) is the k
+        /// step's first k pair. Arguments go by value: a struct of views passed by reference lands in local memory.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Step(ArrayView<uint> slabA, ArrayView<uint> slabB, int wordA, int wordB, int lane, ArrayView<uint> scratch)
+        public void Step(ArrayView<uint> fragA, ArrayView<uint> fragB, int k, int lane, ArrayView<uint> scratch)
         {
-            var a0 = A(slabA, wordA);
-            var a1 = A(slabA, wordA + 16 * Pitch);
-            var a2 = A(slabA, wordA + 32 * Pitch);
-            var a3 = A(slabA, wordA + 48 * Pitch);
-            var b01 = B(slabB, wordB);
-            var b23 = B(slabB, wordB + 16 * Pitch);
+            var a0 = A(fragA, k);
+            var a1 = A(fragA, k + 16 * Pitch);
+            var a2 = A(fragA, k + 32 * Pitch);
+            var a3 = A(fragA, k + 48 * Pitch);
+            var b01 = B(fragB, k);
+            var b23 = B(fragB, k + 16 * Pitch);
             Row(ref _00, ref _01, ref _02, ref _03, a0, b01, b23, lane, scratch);
             Row(ref _10, ref _11, ref _12, ref _13, a1, b01, b23, lane, scratch);
             Row(ref _20, ref _21, ref _22, ref _23, a2, b01, b23, lane, scratch);

@@ -55,7 +55,14 @@ static partial class TensorCoreGemm
 
         int wm = (warp >> 2) * WarpM, wn = (warp & (WarpsN - 1)) * WarpN;
         // Row (A) or column (B) groupID, k pair threadID_in_group: where this lane's fragment registers start.
+        // Views that start at a lane's or thread's own words, so that every shared access in the loop is that base plus
+        // a constant: ILGPU sign-extends each int index before scaling it, which keeps ptxas from folding a constant
+        // added to a variable index into the instruction's offset (one LEA and one IADD3 per access otherwise).
         int wordA = (wm + (lane >> 2)) * Pitch + (lane & 3), wordB = (wn + (lane >> 2)) * Pitch + (lane & 3);
+        var fragA = slabA.SubView(wordA, SlabWords - wordA);
+        var fragB = slabB.SubView(wordB, SlabWords - wordB);
+        var dstA = slabA.SubView(mapA.Word, SlabWords - mapA.Word);
+        var dstB = slabB.SubView(mapB.Word, SlabWords - mapB.Word);
         var warpScratch = scratch.SubView(warp * FragmentWords, FragmentWords);
 
         var acc = new WarpTile();
@@ -68,16 +75,16 @@ static partial class TensorCoreGemm
         }
         for (int k0 = 0; k0 < s.K; k0 += TileK)
         {
-            stageA.Store(slabA, mapA);
-            stageB.Store(slabB, mapB);
+            stageA.Store(dstA);
+            stageB.Store(dstB);
             Group.Barrier();
             if (k0 + TileK < s.K)
             {
                 stageA.Load(a, mapA, k0 + TileK, s.K);
                 stageB.Load(b, mapB, k0 + TileK, s.K);
             }
-            acc.Step(slabA, slabB, wordA, wordB, lane, warpScratch);
-            acc.Step(slabA, slabB, wordA + TileK / 4, wordB + TileK / 4, lane, warpScratch); // k 16..31: 8 k pairs on
+            acc.Step(fragA, fragB, 0, lane, warpScratch);
+            acc.Step(fragA, fragB, TileK / 4, lane, warpScratch); // k 16..31: 8 k pairs on
             // The next trip overwrites the slabs: everyone must be done reading them.
             Group.Barrier();
         }
@@ -85,42 +92,42 @@ static partial class TensorCoreGemm
     }
 
     /// <summary>
-    /// Where one thread's share of a K slab of one operand comes from and goes to: 8 pairs of k-adjacent elements
-    /// (16 floats). Pair j is element (mn, k), (mn, k + 1) with mn = MnT + (j / 2) MnHalf, k = k0 + KT + (j % 2) KOdd
-    /// + (j / 2) KHalf, stored at shared word Word + (j / 2) WordHalf + (j % 2) WordOdd.
+    /// Where one thread's share of a K slab of one operand comes from: 8 pairs of k-adjacent elements (16 floats).
+    /// Pair j is element (mn, k), (mn, k + 1) with mn = MnT + 32 (j / 2), k = k0 + KT + 2 (j % 2), at global index
+    /// Base + k0 KStride + (j / 2) HalfStep + (j % 2) OddStep, and goes to shared word Word + 32 Pitch (j / 2) + j % 2.
+    /// Both layouts map threads so that only the global steps differ: the shared offsets and the bounds arithmetic
+    /// are constants, which ptxas folds into the instructions.
     /// </summary>
     struct StageMap
     {
+        public const int MnHalf = 32, KOdd = 2, WordHalf = MnHalf * Pitch;
+
         public long Base;     // global index of pair 0's first element at k0 = 0, batch offset included
         public long KStride;  // global distance from k to k + 1
         public long HalfStep, OddStep; // global distance from pair 0 to pair 2 and to pair 1
-        public int MnT, MnHalf, Limit, KT, KOdd, KHalf, Word, WordHalf, WordOdd;
+        public int MnT, Limit, KT, Word;
 
         /// <summary>
         /// k-contiguous storage (element (mn, k) at mn ld + k): 8 consecutive threads read 32 consecutive k of one
-        /// row, each 4 (pairs j, j + 1), rows tid / 8 + 32 (j / 2). mn-contiguous storage (at k ld + mn): 128
-        /// consecutive threads read 128 consecutive mn of one k row; thread tid takes column tid % 128 and k pairs
-        /// tid / 128 + 2 j.
+        /// row, 4 each; thread tid takes rows tid / 8 + 32 i. mn-contiguous storage (at k ld + mn): a warp reads 32
+        /// consecutive mn of one k row; thread tid takes columns tid % 32 + 32 i and k 4 (tid / 32) + 0..3.
         /// </summary>
         public static StageMap For(bool kContiguous, int ld, long offset, int mn0, int limit, int tid)
         {
-            const int RowsPerPass = Threads / 8, Columns = Threads / 2;
             if (kContiguous)
             {
                 int row = tid >> 3, q = tid & 7;
                 return new StageMap
                 {
-                    Base = offset + (long)(mn0 + row) * ld + 4 * q, KStride = 1, HalfStep = (long)RowsPerPass * ld, OddStep = 2,
-                    MnT = mn0 + row, MnHalf = RowsPerPass, Limit = limit, KT = 4 * q, KOdd = 2, KHalf = 0,
-                    Word = row * Pitch + 2 * q, WordHalf = RowsPerPass * Pitch, WordOdd = 1,
+                    Base = offset + (long)(mn0 + row) * ld + 4 * q, KStride = 1, HalfStep = (long)MnHalf * ld, OddStep = KOdd,
+                    MnT = mn0 + row, Limit = limit, KT = 4 * q, Word = row * Pitch + 2 * q,
                 };
             }
-            int col = tid & (Columns - 1), h = tid >> 7; // Columns = 128
+            int col = tid & (WarpLanes - 1), w = tid >> 5;
             return new StageMap
             {
-                Base = offset + (long)(2 * h) * ld + mn0 + col, KStride = ld, HalfStep = 8L * ld, OddStep = 4L * ld,
-                MnT = mn0 + col, MnHalf = 0, Limit = limit, KT = 2 * h, KOdd = 4, KHalf = 8,
-                Word = col * Pitch + h, WordHalf = 4, WordOdd = 2,
+                Base = offset + (long)(4 * w) * ld + mn0 + col, KStride = ld, HalfStep = MnHalf, OddStep = (long)KOdd * ld,
+                MnT = mn0 + col, Limit = limit, KT = 4 * w, Word = col * Pitch + 2 * w,
             };
         }
     }
