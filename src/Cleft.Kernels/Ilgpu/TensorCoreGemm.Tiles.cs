@@ -73,7 +73,7 @@ static partial class TensorCoreGemm
         /// slabs hold k pairs, and pitch 20 puts the 32 lanes of a load on 32 banks), then 16 MMAs.
         /// <paramref name="fragA"/>/<paramref name="fragB"/> start at this lane's word (row groupID, k pair
         /// threadID_in_group) of the warp's first m16 row / n8 column; <paramref name="k"/> (a constant) is the k
-        /// step's first k pair. Arguments go by value: a struct of views passed by reference lands in local memory.
+        /// step's first k pair. Arguments go by value: a struct of views passed by reference is put in local memory.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Step(ArrayView<uint> fragA, ArrayView<uint> fragB, int k, int lane, ArrayView<uint> scratch)

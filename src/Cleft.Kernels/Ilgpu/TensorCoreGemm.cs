@@ -10,21 +10,20 @@ namespace Cleft.Kernels.Ilgpu;
 /// docs/TENSOR_CORES.md).
 /// <list type="bullet">
 /// <item>A group of 8 warps computes a 128x128 tile of C; grid = (N tiles, M tiles, batch). Warp w owns the 64x32
-/// block (w / 4, w % 4): 4 (m16) x 4 (n8) accumulator fragments, 16 MMAs per 6 ldmatrix.x4 per k step of 16.</item>
+/// block (w / 4, w % 4): 4 (m16) x 4 (n8) accumulator fragments, 16 MMAs per 24 fragment registers per k step of
+/// 16.</item>
 /// <item>Shared memory holds op(A) as [m][k pair] and op(B) as [n][k pair], whatever the operands' layouts (uints
-/// holding two bf16, lower k in the low half): both are then row-major along k, which is what ldmatrix (non-
-/// transposed) turns into mma's A ("row") and B ("col") fragments. Row pitch 20 uints: rows stay 16-byte aligned
-/// and an 8x8 matrix's 8 rows fall on distinct bank quads.</item>
+/// holding two bf16, lower k in the low half): each fragment register is one 32-bit shared load. Row pitch 20
+/// uints puts the 32 lanes of a fragment load on 32 banks. No ldmatrix: docs/TENSOR_CORES.md says why.</item>
 /// <item>Software pipelining: each thread loads its share of the next 32-deep K slab into registers before the
 /// current slab's MMAs and converts and stores it after them, so global latency overlaps tensor-core work. One
-/// shared buffer, two barriers per slab. Loads are scalar (4 consecutive k per thread for k-contiguous operands,
-/// one column per thread otherwise: coalesced either way); cp.async does not apply because the operands are fp32
-/// in memory and must be rounded on the way.</item>
+/// shared buffer, two barriers per slab. Loads are scalar and coalesced for either layout (<see cref="StageMap"/>);
+/// cp.async does not apply because the operands are fp32 in memory and must be rounded on the way.</item>
 /// <item>Out-of-range rows, columns and k are staged as zeros and masked on store, so any shape works; beta = 0
 /// never reads C.</item>
 /// </list>
-/// Off CUDA (the CPU accelerator) <see cref="TensorCoreMma"/> and <see cref="TensorCoreLoad"/> run exact
-/// emulations of mma.sync and ldmatrix, so the CPU tests check the fragment addressing as well as the tiling.
+/// Off CUDA (the CPU accelerator) <see cref="TensorCoreMma"/> runs an exact emulation of mma.sync, so the CPU tests
+/// check the fragment addressing as well as the tiling.
 /// </summary>
 static partial class TensorCoreGemm
 {
@@ -55,7 +54,7 @@ static partial class TensorCoreGemm
 
         int wm = (warp >> 2) * WarpM, wn = (warp & (WarpsN - 1)) * WarpN;
         // Row (A) or column (B) groupID, k pair threadID_in_group: where this lane's fragment registers start.
-        // Views that start at a lane's or thread's own words, so that every shared access in the loop is that base plus
+        // Views start at a lane's or thread's own words so that every shared access in the loop is that base plus
         // a constant: ILGPU sign-extends each int index before scaling it, which keeps ptxas from folding a constant
         // added to a variable index into the instruction's offset (one LEA and one IADD3 per access otherwise).
         int wordA = (wm + (lane >> 2)) * Pitch + (lane & 3), wordB = (wn + (lane >> 2)) * Pitch + (lane & 3);
