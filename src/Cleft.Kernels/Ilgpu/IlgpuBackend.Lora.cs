@@ -15,28 +15,7 @@ public sealed partial class IlgpuBackend
     {
         if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
         var launch = Kernel(ref _gemmHalfB, "gemm_half_b", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<Half>, ArrayView<float>, GemmArgs>>(m)));
-        LaunchTiledGemm(shape, Own(a).Flat, Own(b).Flat, F(c), launch);
-    }
-
-    /// <summary>Batching and grid of the tiled GEMM kernels (gemm, gemm_half_b), whatever B's element type.</summary>
-    static void LaunchTiledGemm<TB>(in GemmShape shape, ArrayView<float> av, ArrayView<TB> bv, ArrayView<float> cv,
-        Action<KernelConfig, ArrayView<float>, ArrayView<TB>, ArrayView<float>, GemmArgs> launch) where TB : unmanaged
-    {
-        var args = GemmArgs.From(shape);
-        int tilesN = (shape.N + GemmKernel.TileN - 1) / GemmKernel.TileN, tilesM = (shape.M + GemmKernel.TileM - 1) / GemmKernel.TileM;
-        // Batch items whose C blocks overlap (StrideC < M*N, e.g. 0 to sum a weight gradient with beta = 1) must run one
-        // after another, as in the managed backend; otherwise the batch is the grid's Z (at most 65535 per launch).
-        bool overlap = shape.Batch > 1 && shape.StrideC < (long)shape.M * shape.N;
-        int chunk = overlap ? 1 : Math.Min(shape.Batch, ushort.MaxValue);
-        for (int z0 = 0; z0 < shape.Batch; z0 += chunk)
-        {
-            int items = Math.Min(chunk, shape.Batch - z0);
-            // With K = 0 the kernel never reads A or B, which may then be shorter than the strides suggest.
-            var az = shape.K == 0 ? av : av.SubView(z0 * shape.StrideA);
-            var bz = shape.K == 0 ? bv : bv.SubView(z0 * shape.StrideB);
-            launch(new KernelConfig(new Index3D(tilesN, tilesM, items), new Index3D(GemmKernel.Threads, 1, 1)),
-                az, bz, cv.SubView(z0 * shape.StrideC), args);
-        }
+        LaunchTiledGemm(shape, Own(a).Flat, Own(b).Flat, F(c), launch, GemmKernel.TileM, GemmKernel.TileN, GemmKernel.Threads);
     }
 
     static Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, ulong> LoadLora(Accelerator acc, System.Reflection.MethodInfo m)

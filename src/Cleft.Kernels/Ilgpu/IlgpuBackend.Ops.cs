@@ -117,8 +117,10 @@ public sealed partial class IlgpuBackend
     public void Gemm(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape)
     {
         if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
+        // bf16 runs on tensor cores (IlgpuBackend.TensorCore.cs); the fp32 kernel stays the reference path.
+        if (Precision == Precision.Bf16) { GemmBf16(a, b, c, shape); return; }
         var launch = Kernel(ref _gemm, "gemm", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>>(m)));
-        LaunchTiledGemm(shape, F(a), F(b), F(c), launch);
+        LaunchTiledGemm(shape, F(a), F(b), F(c), launch, GemmKernel.TileM, GemmKernel.TileN, GemmKernel.Threads);
     }
 
     // ---- row-wise ----
