@@ -12,14 +12,14 @@ public sealed partial class IlgpuBackend
     public void GeluErf(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         if (n == 0) return;
-        Kernel(ref _geluErf, "gelu_erf", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, long>>(m)))
+        Kernel(ref _geluErf, "gelu_erf")
             (Elementwise(n), F(x), F(y), n);
     }
 
     public void GeluErfBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
     {
         if (n == 0) return;
-        Kernel(ref _geluErfBackward, "gelu_erf_backward", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, long>>(m)))
+        Kernel(ref _geluErfBackward, "gelu_erf_backward")
             (Elementwise(n), F(x), F(dy), F(dx), n);
     }
 }

@@ -14,7 +14,7 @@ public sealed partial class IlgpuBackend
     public void GemmHalfB(DeviceBuffer<float> a, DeviceBuffer<Half> b, DeviceBuffer<float> c, in GemmShape shape)
     {
         if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
-        var launch = Kernel(ref _gemmHalfB, "gemm_half_b", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<Half>, ArrayView<float>, GemmArgs>>(m)));
+        var launch = Kernel(ref _gemmHalfB, "gemm_half_b");
         LaunchTiledGemm(shape, Own(a).Flat, Own(b).Flat, F(c), launch);
     }
 
@@ -39,25 +39,22 @@ public sealed partial class IlgpuBackend
         }
     }
 
-    static Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, ulong> LoadLora(Accelerator acc, System.Reflection.MethodInfo m)
-        => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, ulong>>(m));
-
     public void LoraDown(DeviceBuffer<float> x, DeviceBuffer<float> a, DeviceBuffer<float> t, int rows, int inFeatures, int rank, float p, ulong seed)
     {
         if (rows == 0 || rank == 0) return;
-        Kernel(ref _loraDown, "lora_down", LoadLora)(Elementwise((long)rows * rank), F(x), F(a), F(t), rows, inFeatures, rank, p, seed);
+        Kernel(ref _loraDown, "lora_down")(Elementwise((long)rows * rank), F(x), F(a), F(t), rows, inFeatures, rank, p, seed);
     }
 
     public void LoraGradA(DeviceBuffer<float> x, DeviceBuffer<float> dt, DeviceBuffer<float> da, int rows, int inFeatures, int rank, float p, ulong seed)
     {
         if (rank == 0 || inFeatures == 0) return;
-        Kernel(ref _loraGradA, "lora_grad_a", LoadLora)(Elementwise((long)rank * inFeatures), F(x), F(dt), F(da), rows, inFeatures, rank, p, seed);
+        Kernel(ref _loraGradA, "lora_grad_a")(Elementwise((long)rank * inFeatures), F(x), F(dt), F(da), rows, inFeatures, rank, p, seed);
     }
 
     public void LoraGradX(DeviceBuffer<float> a, DeviceBuffer<float> dt, DeviceBuffer<float> dx, int rows, int inFeatures, int rank, float p, ulong seed)
     {
         if (rows == 0 || inFeatures == 0) return;
-        Kernel(ref _loraGradX, "lora_grad_x", LoadLora)(Elementwise((long)rows * inFeatures), F(a), F(dt), F(dx), rows, inFeatures, rank, p, seed);
+        Kernel(ref _loraGradX, "lora_grad_x")(Elementwise((long)rows * inFeatures), F(a), F(dt), F(dx), rows, inFeatures, rank, p, seed);
     }
 
     public void Ia3Backward(DeviceBuffer<float> x, DeviceBuffer<float> l, DeviceBuffer<float> dy, DeviceBuffer<float> dx,
@@ -65,7 +62,7 @@ public sealed partial class IlgpuBackend
     {
         if (cols == 0) return;
         // dl before dx: dx may alias dy.
-        Kernel(ref _ia3GradL, "ia3_grad_l", static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(m)))
+        Kernel(ref _ia3GradL, "ia3_grad_l")
             (Elementwise(cols), F(x), F(dy), F(dl), rows, cols);
         Binary(BinaryOp.Mul, dy, l, dx, (long)rows * cols, Broadcast.Row(cols));
     }

@@ -123,3 +123,21 @@ static class ColumnStrips
         return s;
     }
 }
+
+/// <summary>
+/// How a column reduction splits its rows over the grid's Y axis: row blocks of at least
+/// <see cref="MinRowsPerBlock"/> rows (eight per warp strip of a 256-thread group, so a block's loads stay
+/// long runs), at most <see cref="MaxBlocks"/> of them (the second pass reads one partial per block). The split
+/// depends on the row count only, never on the device, so every device adds in the same order.
+/// </summary>
+readonly record struct ColumnBlocks(int Blocks, int RowsPerBlock)
+{
+    public const int MinRowsPerBlock = 64;
+    public const int MaxBlocks = 1024;
+
+    public static ColumnBlocks For(int rows)
+    {
+        int per = Math.Max(MinRowsPerBlock, (rows + MaxBlocks - 1) / MaxBlocks);
+        return new ColumnBlocks(Math.Max(1, (rows + per - 1) / per), per);
+    }
+}

@@ -4,7 +4,7 @@ namespace Cleft.Tests.Ilgpu;
 
 /// <summary>
 /// Cross-backend cases (through <see cref="IBackend"/>) for the similarity-loss, L2-normalise and optimizer
-/// kernels; merged into <see cref="KernelCases.All"/>. Their direct-accelerator tests live in ContrastiveKernelTests.
+/// kernels; merged into <see cref="KernelCases.All"/>. Their through-the-engine test is ContrastiveKernelTests.
 /// </summary>
 public static class ContrastiveCases
 {
@@ -34,12 +34,18 @@ public static class ContrastiveCases
             return outs;
         }, 2e-5, 2e-4);
 
-    static readonly KernelCase L2 = new("L2 normalise [7,67] and its backward", s =>
+    // 131 columns: more than the threads of a group, so the strided loops run twice.
+    static readonly KernelCase L2 = new("L2 normalise [7,67] and [5,131] and their backward", s =>
     {
-        var x = s.Rand(7 * 67); var y = s.Rand(7 * 67); var norm = s.Rand(7); var dy = s.Rand(7 * 67); var dx = s.Rand(7 * 67);
-        s.B.L2Normalize(x, y, norm, 7, 67, 1e-6f);
-        s.B.L2NormalizeBackward(y, norm, dy, dx, 7, 67, 1e-6f);
-        return [s.Read(y), s.Read(norm), s.Read(dx)];
+        var outs = new List<float[]>();
+        foreach (var (rows, cols) in new[] { (7, 67), (5, 131) })
+        {
+            var x = s.Rand(rows * cols); var y = s.Rand(rows * cols); var norm = s.Rand(rows); var dy = s.Rand(rows * cols); var dx = s.Rand(rows * cols);
+            s.B.L2Normalize(x, y, norm, rows, cols, 1e-6f);
+            s.B.L2NormalizeBackward(y, norm, dy, dx, rows, cols, 1e-6f);
+            outs.AddRange([s.Read(y), s.Read(norm), s.Read(dx)]);
+        }
+        return outs;
     }, 1e-6, 1e-5);
 
     static readonly KernelCase Clip = new("sums of squares of two tensors into slots, then the global norm and clip coefficient", s =>

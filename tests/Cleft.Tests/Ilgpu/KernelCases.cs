@@ -23,10 +23,11 @@ public static class KernelCases
         return ids;
     }
 
-    static readonly KernelCase LayerNormBackwardCase = new("layer norm backward (dx, dgamma, dbeta) of [7,67] and [40,37]", s =>
+    // 130 rows: three row blocks of the column reduction, so its second pass (adding block partials) runs too.
+    static readonly KernelCase LayerNormBackwardCase = new("layer norm backward (dx, dgamma, dbeta) of [7,67], [40,37] and [130,37]", s =>
     {
         var outs = new List<float[]>();
-        foreach (var (rows, cols) in new[] { (R, C), (40, 37) })
+        foreach (var (rows, cols) in new[] { (R, C), (40, 37), (130, 37) })
         {
             var x = s.Rand(rows * cols, 2f); var g = s.Rand(cols); var b = s.Rand(cols);
             var y = s.Rand(rows * cols); var mean = s.Rand(rows); var rstd = s.Rand(rows);
@@ -174,10 +175,10 @@ public static class KernelCases
             return outs;
         }, 1e-5, 1e-5),
 
-        ["reduce_cols"] = new("column sums of [7,67], [300,37] and [1,5]", s =>
+        ["reduce_cols"] = new("column sums of [7,67], [130,37] (three row blocks and their second pass) and [1,5]", s =>
         {
             var outs = new List<float[]>();
-            foreach (var (rows, cols) in new[] { (R, C), (300, 37), (1, 5) })
+            foreach (var (rows, cols) in new[] { (R, C), (130, 37), (1, 5) })
             {
                 var x = s.Rand(rows * cols); var y = s.Rand(cols);
                 s.B.ReduceTo(x, y, rows * cols, Broadcast.Row(cols));
