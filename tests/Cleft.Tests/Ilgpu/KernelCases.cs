@@ -62,6 +62,15 @@ public static class KernelCases
     public static readonly IReadOnlyDictionary<string, KernelCase> All =
         Core().Concat(ContrastiveCases.All).ToDictionary(kv => kv.Key, kv => kv.Value);
 
+    /// <summary>Ops built from other kernels (no kernel of their own), with the kernels each must launch.</summary>
+    public static readonly IReadOnlyDictionary<string, (KernelCase Case, string[] Launches)> Composed =
+        new Dictionary<string, (KernelCase, string[])>
+        {
+            ["LoraDown"] = (LoraKernelCases.Down, ["dropout", "gemm"]),
+            ["LoraGradA"] = (LoraKernelCases.GradA, ["dropout", "gemm", "reduce_cols"]),
+            ["LoraGradX"] = (LoraKernelCases.GradX, ["dropout", "gemm", "axpy"]),
+        };
+
     static Dictionary<string, KernelCase> Core() => new()
     {
         ["fill"] = new("Fill 1037 elements", s =>
@@ -270,9 +279,6 @@ public static class KernelCases
         // LoRA / IA3 / fp16 weights (LoraKernelCases.cs).
         ["gemm_half_b"] = LoraKernelCases.GemmHalfB,
         ["gemm_bf16_mma"] = TensorCoreCases.GemmBf16, // TensorCoreCases.cs
-        ["lora_down"] = LoraKernelCases.Down,
-        ["lora_grad_a"] = LoraKernelCases.GradA,
-        ["lora_grad_x"] = LoraKernelCases.GradX,
         ["ia3_grad_l"] = LoraKernelCases.Ia3,
 
         ["copy_block"] = new("5 runs of 31 from [7,67] at offset 3 into stride 40 at offset 2", s =>
