@@ -8,14 +8,15 @@ namespace Cleft.Kernels.Ilgpu;
 public sealed partial class IlgpuBackend
 {
     // Launchers, compiled on first use (see Kernel<T>). Each line states the kernel's parameter types once.
-    Action<KernelConfig, ArrayView<float>, long, float>? _fill;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>? _binary;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, long, int, long, long>? _binaryGradB;
-    Action<KernelConfig, float, ArrayView<float>, ArrayView<float>, long>? _axpy, _scale;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long>? _gelu;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, long>? _geluBackward;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, float, ulong>? _dropout;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, long, long>? _broadcastTo, _reduceRows;
+    Action<KernelConfig, ArrayView<float>, int, float>? _fill;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _binary;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _binaryGradB;
+    Action<KernelConfig, float, ArrayView<float>, ArrayView<float>, int>? _axpy, _scale;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>? _gelu;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _geluBackward;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float, ulong>? _dropout;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _broadcastTo;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, long, long>? _reduceRows;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _reduceCols;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>? _gemm;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _softmax;
@@ -27,8 +28,8 @@ public sealed partial class IlgpuBackend
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _ceRows;
     Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _ceLoss;
     Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _ceBackward;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, PermuteArgs>? _permute;
-    Action<KernelConfig, ArrayView<float>, long, long, ArrayView<float>, long, long, long, long>? _copyBlock;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, PermuteArgs>? _permute;
+    Action<KernelConfig, ArrayView<float>, int, int, ArrayView<float>, int, int, int, int>? _copyBlock;
 
     static TDelegate Of<TDelegate>(System.Reflection.MethodInfo m) where TDelegate : Delegate => m.CreateDelegate<TDelegate>();
 
@@ -37,56 +38,56 @@ public sealed partial class IlgpuBackend
     {
         if (n == 0) return;
         Kernel(ref _fill, "fill")
-            (Elementwise(n), F(y), n, value);
+            (Elementwise(n), F(y), Elements32(n, "Fill"), value);
     }
 
     public void Binary(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> y, long n, Broadcast bc)
     {
         if (n == 0) return;
         Kernel(ref _binary, "binary")
-            (Elementwise(n), F(a), F(b), F(y), n, (int)op, bc.Divisor, bc.Modulus);
+            (Elementwise(n), F(a), F(b), F(y), Elements32(n, "Binary"), (int)op, (int)bc.Divisor, (int)bc.Modulus);
     }
 
     public void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc)
     {
         if (n == 0) return;
         Kernel(ref _binaryGradB, "binary_grad_b")
-            (Elementwise(n), F(a), F(b), F(dy), F(g), n, (int)op, bc.Divisor, bc.Modulus);
+            (Elementwise(n), F(a), F(b), F(dy), F(g), Elements32(n, "BinaryGradB"), (int)op, (int)bc.Divisor, (int)bc.Modulus);
     }
 
     public void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         if (n == 0) return;
         Kernel(ref _axpy, "axpy")
-            (Elementwise(n), alpha, F(x), F(y), n);
+            (Elementwise(n), alpha, F(x), F(y), Elements32(n, "Axpy"));
     }
 
     public void Scale(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         if (n == 0) return;
         Kernel(ref _scale, "scale")
-            (Elementwise(n), alpha, F(x), F(y), n);
+            (Elementwise(n), alpha, F(x), F(y), Elements32(n, "Scale"));
     }
 
     public void Gelu(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         if (n == 0) return;
         Kernel(ref _gelu, "gelu")
-            (Elementwise(n), F(x), F(y), n);
+            (Elementwise(n), F(x), F(y), Elements32(n, "Gelu"));
     }
 
     public void GeluBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
     {
         if (n == 0) return;
         Kernel(ref _geluBackward, "gelu_backward")
-            (Elementwise(n), F(x), F(dy), F(dx), n);
+            (Elementwise(n), F(x), F(dy), F(dx), Elements32(n, "GeluBackward"));
     }
 
     public void Dropout(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, float p, ulong seed)
     {
         if (n == 0) return;
         Kernel(ref _dropout, "dropout")
-            (Elementwise(n), F(x), F(y), n, p, seed);
+            (Elementwise(n), F(x), F(y), Elements32(n, "Dropout"), p, seed);
     }
 
     // ---- reductions and broadcasts ----
@@ -128,7 +129,7 @@ public sealed partial class IlgpuBackend
     {
         if (n == 0) return;
         Kernel(ref _broadcastTo, "broadcast_to")
-            (Elementwise(n), F(x), F(y), n, bc.Divisor, bc.Modulus);
+            (Elementwise(n), F(x), F(y), Elements32(n, "BroadcastTo"), (int)bc.Divisor, (int)bc.Modulus);
     }
 
     // ---- matmul ----
@@ -194,6 +195,7 @@ public sealed partial class IlgpuBackend
     public void EmbeddingForward(DeviceBuffer<float> weight, DeviceBuffer<int> ids, DeviceBuffer<float> y, int count, int dim)
     {
         if ((long)count * dim == 0) return;
+        Elements32(Math.Max((long)count * dim, weight.Length), "EmbeddingForward");
         Kernel(ref _embeddingForward, "embedding_forward")
             (Elementwise((long)count * dim), F(weight), I(ids), F(y), count, dim);
     }
@@ -201,6 +203,7 @@ public sealed partial class IlgpuBackend
     public void EmbeddingBackward(DeviceBuffer<float> dy, DeviceBuffer<int> ids, DeviceBuffer<float> dweight, int count, int dim)
     {
         if ((long)count * dim == 0) return;
+        Elements32(Math.Max((long)count * dim, dweight.Length), "EmbeddingBackward");
         Kernel(ref _embeddingBackward, "embedding_backward")
             (Elementwise((long)count * dim), F(dy), I(ids), F(dweight), count, dim);
     }
@@ -220,6 +223,7 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> dloss, DeviceBuffer<float> count, DeviceBuffer<float> dlogits, int rows, int classes, int ignoreIndex)
     {
         if ((long)rows * classes == 0) return;
+        Elements32((long)rows * classes, "CrossEntropyBackward");
         Kernel(ref _ceBackward, "cross_entropy_backward")
             (Elementwise((long)rows * classes), F(logits), I(targets), F(rowLse), F(dloss), F(count), F(dlogits), rows, classes, ignoreIndex);
     }
@@ -229,14 +233,16 @@ public sealed partial class IlgpuBackend
     {
         if (n == 0) return;
         Kernel(ref _permute, "permute")
-            (Elementwise(n), F(x), F(y), n, args);
+            (Elementwise(n), F(x), F(y), Elements32(n, "Permute"), args);
     }
 
     public void CopyBlock(DeviceBuffer<float> src, long srcOffset, long srcStride, DeviceBuffer<float> dst, long dstOffset, long dstStride,
         long rows, long rowLength)
     {
         if (rows * rowLength == 0) return;
+        // Offsets and strides index the whole buffers: both must suit the 32-bit kernel.
+        Elements32(Math.Max(src.Length, dst.Length), "CopyBlock");
         Kernel(ref _copyBlock, "copy_block")
-            (Elementwise(rows * rowLength), F(src), srcOffset, srcStride, F(dst), dstOffset, dstStride, rows, rowLength);
+            (Elementwise(rows * rowLength), F(src), (int)srcOffset, (int)srcStride, F(dst), (int)dstOffset, (int)dstStride, (int)rows, (int)rowLength);
     }
 }

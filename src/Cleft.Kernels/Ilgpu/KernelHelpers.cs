@@ -5,12 +5,14 @@ namespace Cleft.Kernels.Ilgpu;
 /// <summary>
 /// Index arithmetic shared by the grid-stride kernels: thread t of a launch of G groups of B threads handles
 /// elements t, t + G*B, t + 2*G*B, ... so a fixed-size launch (one wave of resident groups) covers any n, and
-/// consecutive threads touch consecutive addresses (coalesced).
+/// consecutive threads touch consecutive addresses (coalesced). The index is 32-bit: 64-bit division and
+/// remainder are emulated on GPUs (dozens of instructions each), and the host refuses sizes whose index could
+/// overflow (IlgpuBackend.Elements32: n at most 2^30, and one grid's step is far below the remaining margin).
 /// </summary>
 static class GridStride
 {
-    public static long Start => (long)Grid.IdxX * Group.DimX + Group.IdxX;
-    public static long Step => (long)Grid.DimX * Group.DimX;
+    public static int Start => Grid.IdxX * Group.DimX + Group.IdxX;
+    public static int Step => Grid.DimX * Group.DimX;
 }
 
 /// <summary>
