@@ -7,6 +7,9 @@ OUT="$ROOT/docs/KERNELS.md"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 bash "$ROOT/scripts/ptxas-check.sh" | tee "$LOG"
+# Hand-written prose below the marker survives regeneration (the table above it does not).
+MARKER='<!-- Hand-written from here on (kernels-doc.sh keeps it) -->'
+PROSE="$(sed -n "/^$MARKER\$/,\$p" "$OUT" 2>/dev/null || true)"
 PTXAS_VERSION="$(grep -o 'ptxas-check: Cuda compilation.*\|ptxas-check: Build.*' "$LOG" | head -1 | sed 's/ptxas-check: //')"
 {
   echo "# ILGPU kernels: registers, shared memory, spills"
@@ -27,5 +30,6 @@ PTXAS_VERSION="$(grep -o 'ptxas-check: Cuda compilation.*\|ptxas-check: Build.*'
     END {
       for (i = 1; i <= n; i++) { k = order[i]; print "| " k " | " regs[k, "sm_80"] " | " regs[k, "sm_90"] " | " smem[k] " | " spill[k, "sm_80"] " | " spill[k, "sm_90"] " |" }
     }' "$LOG" | sort
+  if [[ -n "$PROSE" ]]; then echo; echo "$PROSE"; fi
 } > "$OUT"
 echo "kernels-doc: wrote $OUT ($(grep -c '^| [a-z]' "$OUT") kernels)"
