@@ -170,7 +170,8 @@ public sealed partial class IlgpuBackend
         if (rows > 0)
             Kernel(ref _layerNormBackward, "layernorm_backward")
                 (Rows(rows, cols), F(x), F(gamma), F(mean), F(rstd), F(dy), F(dx), rows, cols);
-        // Runs even with no rows: dgamma and dbeta are overwritten with the (empty) sums.
+        // Runs even with no rows: dgamma and dbeta are overwritten with the (empty) sums. It indexes with ints.
+        Elements32((long)rows * cols, "LayerNormBackward");
         var paramGrad = Kernel(ref _layerNormParamGrad, "layernorm_param_grad");
         var split = ColumnBlocks.For(rows);
         if (split.Blocks == 1)
