@@ -16,7 +16,7 @@ public sealed partial class IlgpuBackend
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _geluBackward;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, float, ulong>? _dropout;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _broadcastTo;
-    Action<KernelConfig, ArrayView<float>, ArrayView<float>, long, long, long>? _reduceRows;
+    Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _reduceRows;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _reduceCols;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>? _gemm;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _softmax;
@@ -93,17 +93,18 @@ public sealed partial class IlgpuBackend
     // ---- reductions and broadcasts ----
     public void ReduceTo(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, Broadcast bc)
     {
+        Elements32(n, "ReduceTo"); // every index below is under n
         long modulus = bc.Modulus, divisor = bc.Divisor, outer = n / (divisor * modulus);
         if (modulus == 1 || divisor > 1)
         {
             // A scalar sums everything: the same as one output whose run is all n elements.
             if (modulus == 1) { outer = 1; divisor = n; }
             Kernel(ref _reduceRows, "reduce_rows")
-                (Rows(modulus, outer * divisor), F(x), F(y), outer, modulus, divisor);
+                (Rows(modulus, outer * divisor), F(x), F(y), (int)outer, (int)modulus, (int)divisor);
         }
         else
         {
-            ColumnSums(F(x), F(y), Rows32(outer, modulus, "ReduceTo"), (int)modulus);
+            ColumnSums(F(x), F(y), (int)outer, (int)modulus);
         }
     }
 

@@ -238,11 +238,4 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>n as an int for the 32-bit kernels, or a clear error naming the op.</summary>
     static int Elements32(long n, string op) => n <= MaxElements ? (int)n
         : throw new NotSupportedException($"{op}: {n} elements; the ILGPU kernels index with 32-bit ints and take at most {MaxElements} per call");
-
-    /// <summary>rows of a [rows, cols] operand as an int, checking that rows * cols fits the 32-bit kernels.</summary>
-    static int Rows32(long rows, long cols, string op)
-    {
-        Elements32(rows * cols, op);
-        return (int)rows;
-    }
 }

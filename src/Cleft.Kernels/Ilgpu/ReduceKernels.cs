@@ -18,17 +18,17 @@ namespace Cleft.Kernels.Ilgpu;
 static class ReduceKernels
 {
     [Kernel("reduce_rows", KernelGrouping.Explicit)]
-    static void ReduceRows(ArrayView<float> x, ArrayView<float> y, long outer, long modulus, long divisor)
+    static void ReduceRows(ArrayView<float> x, ArrayView<float> y, int outer, int modulus, int divisor)
     {
-        long perOutput = outer * divisor;
+        int perOutput = outer * divisor;
         // The loop bound depends only on the group index, so every thread of a group takes the same trips
         // and reaches the barriers inside AllSum together.
-        for (long j = Grid.IdxX; j < modulus; j += Grid.DimX)
+        for (int j = Grid.IdxX; j < modulus; j += Grid.DimX)
         {
             float s = 0f;
-            for (long e = Group.IdxX; e < perOutput; e += Group.DimX)
+            for (int e = Group.IdxX; e < perOutput; e += Group.DimX)
             {
-                long o = e / divisor, d = e - o * divisor;
+                int o = e / divisor, d = e - o * divisor;
                 s += x[(o * modulus + j) * divisor + d];
             }
             s = GroupReduce.AllSum(s);
