@@ -12,6 +12,9 @@ WORK="$(mktemp -d)"
 LOG="$WORK/ptxas.log"
 trap 'rm -rf "$WORK"' EXIT
 bash "$ROOT/scripts/ptxas-check.sh" | tee "$LOG"
+# Hand-written prose below the marker survives regeneration (the table above it does not).
+MARKER='<!-- Hand-written from here on (kernels-doc.sh keeps it) -->'
+PROSE="$(sed -n "/^$MARKER\$/,\$p" "$OUT" 2>/dev/null || true)"
 
 echo "kernels-doc: reading main loops from sm_90 SASS (dotnet test PtxTests.SassMainLoopReport)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -53,5 +56,6 @@ PTXAS_VERSION="$(grep -o 'ptxas-check: Cuda compilation.*\|ptxas-check: Build.*'
   echo "how much math each issue slot of the loop buys."
   echo
   cat "$WORK/sass.md"
+  if [[ -n "$PROSE" ]]; then echo; echo "$PROSE"; fi
 } > "$OUT"
 echo "kernels-doc: wrote $OUT ($(awk -F'|' 'NF == 5 && $2 ~ /sm_90/' "$LOG" | wc -l) kernels, $(grep -c '^| [a-z]' "$WORK/sass.md") main loops)"

@@ -4,11 +4,13 @@ namespace Cleft.Autograd.Optim;
 
 /// <summary>
 /// AdamW as torch.optim.AdamW (decoupled weight decay, bias-corrected moments, eps outside the square root),
-/// one fused kernel per parameter per step. Groups without their own weight decay use <see cref="WeightDecay"/>.
+/// one fused multi-tensor update per parameter group per step (a backend may cover many parameters per launch).
+/// Groups without their own weight decay use <see cref="WeightDecay"/>.
 /// </summary>
 public sealed class AdamW : Optimizer
 {
     readonly Tensor?[] _m, _v;
+    readonly AdamWTensor[] _batch; // reused each step: the group's parameters that have gradients
 
     public AdamW(IEnumerable<ParamGroup> groups, float lr, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0.01f)
         : base("AdamW", groups, lr)
@@ -18,6 +20,7 @@ public sealed class AdamW : Optimizer
         Beta1 = beta1; Beta2 = beta2; Eps = eps; WeightDecay = weightDecay;
         _m = new Tensor?[Params.Length];
         _v = new Tensor?[Params.Length];
+        _batch = new AdamWTensor[Params.Length];
     }
 
     /// <summary>All parameters in one group.</summary>
@@ -29,15 +32,24 @@ public sealed class AdamW : Optimizer
     public float Eps { get; }
     public float WeightDecay { get; }
 
-    protected override void Update(int index, Parameter p, Tensor grad, ParamGroup group, float lr, DeviceBuffer<float> gradScale)
+    protected override void Update(ParamGroup group, int firstIndex, float lr, DeviceBuffer<float> gradScale)
     {
-        var m = _m[index] ??= State(p);
-        var v = _v[index] ??= State(p);
+        int count = 0;
+        for (int j = 0; j < group.Parameters.Count; j++)
+        {
+            var p = group.Parameters[j];
+            if (p.Grad is not { } grad) continue;
+            var m = _m[firstIndex + j] ??= State(p);
+            var v = _v[firstIndex + j] ??= State(p);
+            _batch[count++] = new AdamWTensor(p.Buffer, grad.Buffer, m.Buffer, v.Buffer, p.Length);
+        }
+        if (count == 0) return;
         // Bias corrections in double: 1 - 0.999^t loses digits in float for small t.
         double t = StepCount;
         var args = new AdamWArgs(lr, Beta1, Beta2, Eps, group.WeightDecay ?? WeightDecay,
             (float)(1 - Math.Pow(Beta1, t)), (float)(1 - Math.Pow(Beta2, t)), group.ClampMin, group.ClampMax);
-        Device.AdamWStep(p.Buffer, grad.Buffer, m.Buffer, v.Buffer, gradScale, p.Length, args);
+        Device.AdamWStep(_batch.AsSpan(0, count), gradScale, args);
+        Array.Clear(_batch, 0, count); // hold no buffers past the step
     }
 
     protected override IEnumerable<(string Kind, Tensor?[] Slots)> StateSlots() => [("exp_avg", _m), ("exp_avg_sq", _v)];

@@ -11,6 +11,9 @@ namespace Cleft.Autograd.Optim;
 public abstract class Optimizer : IDisposable
 {
     readonly DeviceBuffer<float> _partial, _norm, _coef, _one;
+    // Reused every step: the gradients (null where a parameter has none) and lengths the norm reads.
+    readonly DeviceBuffer<float>?[] _grads;
+    readonly long[] _lengths;
     bool _normOnDevice;
     float? _hostNorm;
 
@@ -27,6 +30,8 @@ public abstract class Optimizer : IDisposable
         if (Params.Any(p => !ReferenceEquals(p.Device, Device)))
             throw new ArgumentException($"{name}: parameters live on different devices");
         LearningRate = lr;
+        _grads = new DeviceBuffer<float>?[Params.Length];
+        _lengths = Params.Select(p => (long)p.Length).ToArray();
         _partial = Device.Allocate<float>(Params.Length);
         _norm = Device.Allocate<float>(1);
         _coef = Device.Allocate<float>(1);
@@ -94,37 +99,29 @@ public abstract class Optimizer : IDisposable
     /// <summary>Global norm into _norm and the clip coefficient for <paramref name="max"/> into _coef, on the device.</summary>
     void ReduceNorm(float max)
     {
-        // Parameters without a gradient contribute 0 to the norm, as in torch.
-        for (int i = 0; i < Params.Length; i++)
-            if (Params[i].Grad is { } g) Device.SumSquares(g.Buffer, g.Length, _partial, i);
-        ZeroMissing();
+        // Parameters without a gradient contribute 0 to the norm, as in torch (SumSquares writes 0 for them).
+        for (int i = 0; i < Params.Length; i++) _grads[i] = Params[i].Grad?.Buffer;
+        Device.SumSquares(_grads, _lengths, _partial);
+        Array.Clear(_grads); // hold no gradient buffer past the step
         Device.ClipCoefficient(_partial, Params.Length, max, _norm, _coef);
     }
 
     void Apply(DeviceBuffer<float> scale)
     {
         StepCount++;
-        int index = 0;
+        int first = 0;
         foreach (var group in Groups)
-            foreach (var p in group.Parameters)
-            {
-                if (p.Grad is { } g) Update(index, p, g, group, LearningRate * group.LrScale, scale);
-                index++;
-            }
+        {
+            Update(group, first, LearningRate * group.LrScale, scale);
+            first += group.Parameters.Count;
+        }
     }
 
-    // Slots of parameters without gradients must read 0: write them host-side (rare: frozen-mid-training).
-    void ZeroMissing()
-    {
-        if (Params.All(p => p.Grad is not null)) return;
-        var host = new float[Params.Length];
-        Device.CopyToHost(_partial, host);
-        for (int i = 0; i < Params.Length; i++) if (Params[i].Grad is null) host[i] = 0f;
-        Device.CopyFromHost<float>(host, _partial);
-    }
-
-    /// <summary>One fused update of parameter number <paramref name="index"/> (in group order).</summary>
-    protected abstract void Update(int index, Parameter p, Tensor grad, ParamGroup group, float lr, DeviceBuffer<float> gradScale);
+    /// <summary>
+    /// The fused update of one group's parameters that have a gradient; parameter j of the group is number
+    /// <paramref name="firstIndex"/> + j in group order (the index of its state slots).
+    /// </summary>
+    protected abstract void Update(ParamGroup group, int firstIndex, float lr, DeviceBuffer<float> gradScale);
 
     public void ZeroGrad() { foreach (var p in Params) p.ZeroGrad(); }
 

@@ -25,11 +25,16 @@ public sealed class Sgd : Optimizer
     public float Momentum { get; }
     public float WeightDecay { get; }
 
-    protected override void Update(int index, Parameter p, Tensor grad, ParamGroup group, float lr, DeviceBuffer<float> gradScale)
+    protected override void Update(ParamGroup group, int firstIndex, float lr, DeviceBuffer<float> gradScale)
     {
-        var v = Momentum > 0 ? _velocity[index] ??= State(p) : null;
         var args = new SgdArgs(lr, Momentum, group.WeightDecay ?? WeightDecay, group.ClampMin, group.ClampMax);
-        Device.SgdStep(p.Buffer, grad.Buffer, v?.Buffer, gradScale, p.Length, args);
+        for (int j = 0; j < group.Parameters.Count; j++)
+        {
+            var p = group.Parameters[j];
+            if (p.Grad is not { } grad) continue;
+            var v = Momentum > 0 ? _velocity[firstIndex + j] ??= State(p) : null;
+            Device.SgdStep(p.Buffer, grad.Buffer, v?.Buffer, gradScale, p.Length, args);
+        }
     }
 
     protected override IEnumerable<(string Kind, Tensor?[] Slots)> StateSlots() => [("momentum", _velocity)];

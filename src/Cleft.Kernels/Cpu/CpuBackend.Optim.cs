@@ -6,18 +6,20 @@ namespace Cleft.Kernels.Cpu;
 /// </summary>
 public sealed partial class CpuBackend
 {
-    public void AdamWStep(DeviceBuffer<float> p, DeviceBuffer<float> g, DeviceBuffer<float> m, DeviceBuffer<float> v,
-        DeviceBuffer<float> gradScale, long n, in AdamWArgs args)
+    public void AdamWStep(ReadOnlySpan<AdamWTensor> tensors, DeviceBuffer<float> gradScale, in AdamWArgs args)
     {
-        float[] pv = A(p), gv = A(g), mv = A(m), vv = A(v);
         float scale = A(gradScale)[0];
         var a = args;
         var k = OptimMath.AdamW(a);
-        Chunks(n, (s, len) =>
+        foreach (var t in tensors)
         {
-            for (int i = s; i < s + len; i++)
-                pv[i] = OptimMath.AdamWUpdate(pv[i], gv[i] * scale, ref mv[i], ref vv[i], a, k);
-        });
+            float[] pv = A(t.P), gv = A(t.G), mv = A(t.M), vv = A(t.V);
+            Chunks(t.Length, (s, len) =>
+            {
+                for (int i = s; i < s + len; i++)
+                    pv[i] = OptimMath.AdamWUpdate(pv[i], gv[i] * scale, ref mv[i], ref vv[i], a, k);
+            });
+        }
     }
 
     public void SgdStep(DeviceBuffer<float> p, DeviceBuffer<float> g, DeviceBuffer<float>? velocity,
@@ -36,9 +38,14 @@ public sealed partial class CpuBackend
         });
     }
 
-    public void SumSquares(DeviceBuffer<float> x, long n, DeviceBuffer<float> partial, int slot)
+    public void SumSquares(ReadOnlySpan<DeviceBuffer<float>?> xs, ReadOnlySpan<long> lengths, DeviceBuffer<float> partial)
     {
-        float[] xv = A(x);
+        float[] pv = A(partial);
+        for (int i = 0; i < xs.Length; i++) pv[i] = xs[i] is { } x ? SumSquares(A(x), lengths[i]) : 0f;
+    }
+
+    static float SumSquares(float[] xv, long n)
+    {
         // Chunk sums in double, added in chunk order: deterministic and close to the float64 norm.
         const int chunk = 1 << 14;
         int count = (int)((n + chunk - 1) / chunk);
@@ -52,7 +59,7 @@ public sealed partial class CpuBackend
         });
         double total = 0;
         foreach (double v in sums) total += v;
-        A(partial)[slot] = (float)total;
+        return (float)total;
     }
 
     public void ClipCoefficient(DeviceBuffer<float> partial, int count, float maxNorm, DeviceBuffer<float> norm, DeviceBuffer<float> coef)

@@ -53,11 +53,11 @@ static class CrossEntropyKernels
     {
         float cnt = count[0];
         float scale = cnt == 0f ? 0f : dloss[0] / cnt;
-        long n = (long)rows * classes;
-        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        int n = rows * classes;
+        for (int i = GridStride.Start; i < n; i += GridStride.Step)
         {
-            long r = i / classes;
-            int c = (int)(i - r * classes);
+            int r = i / classes;
+            int c = i - r * classes;
             int t = targets[r];
             if (t == ignoreIndex) { dlogits[i] = 0f; continue; }
             float p = MathF.Exp(logits[i] - rowLse[r]);

@@ -10,9 +10,9 @@ namespace Cleft.Kernels.Ilgpu;
 static class DropoutKernels
 {
     [Kernel("dropout", KernelGrouping.Explicit)]
-    static void Dropout(ArrayView<float> x, ArrayView<float> y, long n, float p, ulong seed)
+    static void Dropout(ArrayView<float> x, ArrayView<float> y, int n, float p, ulong seed)
     {
-        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        for (int i = GridStride.Start; i < n; i += GridStride.Step)
             y[i] = CounterRng.DropoutValue(x[i], p, seed, i);
     }
 }

@@ -12,22 +12,22 @@ static class EmbeddingKernels
     [Kernel("embedding_forward", KernelGrouping.Explicit)]
     static void EmbeddingForward(ArrayView<float> weight, ArrayView<int> ids, ArrayView<float> y, int count, int dim)
     {
-        long n = (long)count * dim;
-        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        int n = count * dim;
+        for (int i = GridStride.Start; i < n; i += GridStride.Step)
         {
-            long t = i / dim, d = i - t * dim;
-            y[i] = weight[(long)ids[t] * dim + d];
+            int t = i / dim, d = i - t * dim;
+            y[i] = weight[ids[t] * dim + d];
         }
     }
 
     [Kernel("embedding_backward", KernelGrouping.Explicit)]
     static void EmbeddingBackward(ArrayView<float> dy, ArrayView<int> ids, ArrayView<float> dweight, int count, int dim)
     {
-        long n = (long)count * dim;
-        for (long i = GridStride.Start; i < n; i += GridStride.Step)
+        int n = count * dim;
+        for (int i = GridStride.Start; i < n; i += GridStride.Step)
         {
-            long t = i / dim, d = i - t * dim;
-            Atomic.Add(ref dweight[(long)ids[t] * dim + d], dy[i]);
+            int t = i / dim, d = i - t * dim;
+            Atomic.Add(ref dweight[ids[t] * dim + d], dy[i]);
         }
     }
 }

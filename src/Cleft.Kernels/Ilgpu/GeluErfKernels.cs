@@ -9,14 +9,14 @@ namespace Cleft.Kernels.Ilgpu;
 static class GeluErfKernels
 {
     [Kernel("gelu_erf", KernelGrouping.Explicit)]
-    static void GeluErf(ArrayView<float> x, ArrayView<float> y, long n)
+    static void GeluErf(ArrayView<float> x, ArrayView<float> y, int n)
     {
-        for (long i = GridStride.Start; i < n; i += GridStride.Step) y[i] = GeluErfMath.Forward(x[i]);
+        for (int i = GridStride.Start; i < n; i += GridStride.Step) y[i] = GeluErfMath.Forward(x[i]);
     }
 
     [Kernel("gelu_erf_backward", KernelGrouping.Explicit)]
-    static void GeluErfBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, long n)
+    static void GeluErfBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n)
     {
-        for (long i = GridStride.Start; i < n; i += GridStride.Step) dx[i] = dy[i] * GeluErfMath.Derivative(x[i]);
+        for (int i = GridStride.Start; i < n; i += GridStride.Step) dx[i] = dy[i] * GeluErfMath.Derivative(x[i]);
     }
 }

@@ -15,11 +15,14 @@ public sealed partial class IlgpuBackend
     public void GemmBf16(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape)
     {
         if (shape.Batch == 0 || shape.M == 0 || shape.N == 0) return;
+        GemmBf16Views(shape, F(a), F(b), F(c));
+    }
+
+    void GemmBf16Views(in GemmShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
+    {
         // The fragment layout and the warp-to-block mapping are written for 32-lane warps.
         if (_warp != TensorCoreGemm.WarpLanes)
             throw new NotSupportedException($"gemm_bf16_mma (src/Cleft.Kernels/Ilgpu/TensorCoreGemm.cs) needs 32-lane warps; '{Name}' has {_warp}");
-        var launch = Kernel(ref _gemmBf16Mma, "gemm_bf16_mma",
-            static (acc, m) => acc.LoadStreamKernel(Of<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>>(m)));
-        LaunchTiledGemm(shape, F(a), F(b), F(c), launch, TensorCoreGemm.TileM, TensorCoreGemm.TileN, TensorCoreGemm.Threads);
+        LaunchTiledGemm(shape, a, b, c, Kernel(ref _gemmBf16Mma, "gemm_bf16_mma"), TensorCoreGemm.TileM, TensorCoreGemm.TileN, TensorCoreGemm.Threads);
     }
 }

@@ -178,34 +178,36 @@ public sealed partial class IlgpuBackend : IBackend
 
     // ---- kernel cache ----
     /// <summary>
-    /// Returns the launcher in <paramref name="slot"/>, compiling the catalogue kernel <paramref name="name"/> into
-    /// it on first use, and records the launch. Kernels are looked up by catalogue name, so the names the tests
-    /// check and the methods that run cannot drift apart. <paramref name="load"/> is a static lambda (no allocation).
+    /// The one launch path of every ILGPU kernel: returns the launcher in <paramref name="slot"/>, compiling the
+    /// catalogue kernel <paramref name="name"/> into it on first use, and records the launch. Kernels are looked up
+    /// by catalogue name, so the names the tests check and the methods that run cannot drift apart. The slot's
+    /// declared type is the launcher's signature (see <see cref="KernelLoad"/>).
+    /// </summary>
+    T Kernel<T>(ref T? slot, string name) where T : Delegate
+    {
+        Record(name);
+        if (slot is not null) return slot;
+        lock (_loadLock)
+            return slot ??= KernelLoad.Stream<T>(_acc, KernelCatalog.Get(name));
+    }
+
+    /// <summary>
+    /// As above, with a custom loader for kernels whose launcher is not a plain stream launch. <paramref name="load"/>
+    /// is a static lambda (no allocation per launch).
     /// </summary>
     T Kernel<T>(ref T? slot, string name, Func<Accelerator, MethodInfo, T> load) where T : Delegate
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        _launched.TryAdd(name, 0);
-        _faults?.Launched(name);
+        Record(name);
         if (slot is not null) return slot;
         lock (_loadLock)
             return slot ??= load(_acc, KernelCatalog.Get(name).Method);
     }
 
-    /// <summary>
-    /// Records launches made outside <see cref="Kernel{T}"/> (the contrastive and optimizer families launch through
-    /// ContrastiveLaunch, which also serves raw accelerators), so <see cref="LaunchedKernels"/> stays complete.
-    /// </summary>
     void Record(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _launched.TryAdd(name, 0);
         _faults?.Launched(name);
-    }
-
-    void Record(string first, string second, string third)
-    {
-        Record(first); Record(second); Record(third);
     }
 
     // ---- launch shapes ----
@@ -223,6 +225,17 @@ public sealed partial class IlgpuBackend : IBackend
         return new KernelConfig((int)Math.Min(rows, 1 << 20), (int)threads);
     }
 
-    /// <summary>Column reductions: one group per warp-wide band of columns (see ColumnStrips).</summary>
-    KernelConfig Columns(long cols) => new((int)Math.Min((cols + _warp - 1) / _warp, 1 << 20), _block);
+    /// <summary>Column reductions: groups over warp-wide bands of columns (see ColumnStrips) times row blocks.</summary>
+    KernelConfig Columns(int cols, int rowBlocks) =>
+        new(new Index2D((int)Math.Min((cols + _warp - 1) / _warp, 1 << 20), rowBlocks), new Index2D(_block, 1));
+
+    /// <summary>
+    /// The most elements a kernel indexes with 32-bit ints: a grid-stride index (below n) plus one grid's step must
+    /// stay below 2^31, and a wave of groups is far smaller than the 2^30 margin.
+    /// </summary>
+    const long MaxElements = 1L << 30;
+
+    /// <summary>n as an int for the 32-bit kernels, or a clear error naming the op.</summary>
+    static int Elements32(long n, string op) => n <= MaxElements ? (int)n
+        : throw new NotSupportedException($"{op}: {n} elements; the ILGPU kernels index with 32-bit ints and take at most {MaxElements} per call");
 }

@@ -5,12 +5,14 @@ namespace Cleft.Kernels.Ilgpu;
 /// <summary>
 /// Index arithmetic shared by the grid-stride kernels: thread t of a launch of G groups of B threads handles
 /// elements t, t + G*B, t + 2*G*B, ... so a fixed-size launch (one wave of resident groups) covers any n, and
-/// consecutive threads touch consecutive addresses (coalesced).
+/// consecutive threads touch consecutive addresses (coalesced). The index is 32-bit: 64-bit division and
+/// remainder are emulated on GPUs (dozens of instructions each), and the host refuses sizes whose index could
+/// overflow (IlgpuBackend.Elements32: n at most 2^30, and one grid's step is far below the remaining margin).
 /// </summary>
 static class GridStride
 {
-    public static long Start => (long)Grid.IdxX * Group.DimX + Group.IdxX;
-    public static long Step => (long)Grid.DimX * Group.DimX;
+    public static int Start => Grid.IdxX * Group.DimX + Group.IdxX;
+    public static int Step => Grid.DimX * Group.DimX;
 }
 
 /// <summary>
@@ -121,5 +123,23 @@ static class ColumnStrips
             for (int k = 0; k < Strips; k++) s += partial[k * Warp.WarpSize + Lane];
         Group.Barrier();
         return s;
+    }
+}
+
+/// <summary>
+/// How a column reduction splits its rows over the grid's Y axis: row blocks of at least
+/// <see cref="MinRowsPerBlock"/> rows (eight per warp strip of a 256-thread group, so a block's loads stay
+/// long runs), at most <see cref="MaxBlocks"/> of them (the second pass reads one partial per block). The split
+/// depends on the row count only, never on the device, so every device adds in the same order.
+/// </summary>
+readonly record struct ColumnBlocks(int Blocks, int RowsPerBlock)
+{
+    public const int MinRowsPerBlock = 64;
+    public const int MaxBlocks = 1024;
+
+    public static ColumnBlocks For(int rows)
+    {
+        int per = Math.Max(MinRowsPerBlock, (rows + MaxBlocks - 1) / MaxBlocks);
+        return new ColumnBlocks(Math.Max(1, (rows + per - 1) / per), per);
     }
 }

@@ -8,7 +8,8 @@ namespace Cleft.Kernels.Ilgpu;
 /// <item>Forward and the dx part of backward: one group per row with group reductions. The variance is a second
 /// pass over (x - mean)^2, as in the managed backend, to avoid the cancellation of E[x^2] - E[x]^2.</item>
 /// <item>dgamma and dbeta are sums over rows, i.e. column reductions: a separate kernel with the
-/// <see cref="ColumnStrips"/> layout (warp-wide column bands, coalesced, deterministic).</item>
+/// <see cref="ColumnStrips"/> layout (warp-wide column bands, coalesced) on a 2-D grid of bands x row blocks
+/// writing partials, which <c>reduce_cols</c> then adds in block order (<see cref="ColumnBlocks"/>; deterministic).</item>
 /// </list>
 /// </summary>
 static class LayerNormKernels
@@ -59,26 +60,31 @@ static class LayerNormKernels
         }
     }
 
-    /// <summary>dgamma[j] = sum_r dy[r, j] xhat[r, j]; dbeta[j] = sum_r dy[r, j] (overwritten, not accumulated).</summary>
+    /// <summary>
+    /// Partial dgamma[j] = sum_r dy[r, j] xhat[r, j] and dbeta[j] = sum_r dy[r, j] over the rows of row block Grid.IdxY,
+    /// written to row Grid.IdxY of dgamma and dbeta (overwritten, not accumulated); with one row block, the sums.
+    /// </summary>
     [Kernel("layernorm_param_grad", KernelGrouping.Explicit)]
     static void LayerNormParamGrad(ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dy,
-        ArrayView<float> dgamma, ArrayView<float> dbeta, int rows, int cols)
+        ArrayView<float> dgamma, ArrayView<float> dbeta, int rows, int cols, int rowsPerBlock)
     {
+        int r0 = Grid.IdxY * rowsPerBlock, r1 = Math.Min(rows, r0 + rowsPerBlock);
+        int outRow = Grid.IdxY * cols;
         for (int band = Grid.IdxX; band * Warp.WarpSize < cols; band += Grid.DimX)
         {
             int col = band * Warp.WarpSize + ColumnStrips.Lane;
             float sg = 0f, sb = 0f;
             if (col < cols)
-                for (int r = ColumnStrips.Strip; r < rows; r += ColumnStrips.Strips)
+                for (int r = r0 + ColumnStrips.Strip; r < r1; r += ColumnStrips.Strips)
                 {
-                    long at = (long)r * cols + col;
+                    int at = r * cols + col;
                     float d = dy[at];
                     sg += d * (x[at] - mean[r]) * rstd[r];
                     sb += d;
                 }
             sg = ColumnStrips.SumStrips(sg);
             sb = ColumnStrips.SumStrips(sb);
-            if (ColumnStrips.Strip == 0 && col < cols) { dgamma[col] = sg; dbeta[col] = sb; }
+            if (ColumnStrips.Strip == 0 && col < cols) { dgamma[outRow + col] = sg; dbeta[outRow + col] = sb; }
         }
     }
 }

@@ -4,7 +4,7 @@ namespace Cleft.Tests.Ilgpu;
 
 /// <summary>
 /// Cross-backend cases (through <see cref="IBackend"/>) for the similarity-loss, L2-normalise and optimizer
-/// kernels; merged into <see cref="KernelCases.All"/>. Their direct-accelerator tests live in ContrastiveKernelTests.
+/// kernels; merged into <see cref="KernelCases.All"/>. Their through-the-engine test is ContrastiveKernelTests.
 /// </summary>
 public static class ContrastiveCases
 {
@@ -34,23 +34,29 @@ public static class ContrastiveCases
             return outs;
         }, 2e-5, 2e-4);
 
-    static readonly KernelCase L2 = new("L2 normalise [7,67] and its backward", s =>
+    // 131 columns: more than the threads of a group, so the strided loops run twice.
+    static readonly KernelCase L2 = new("L2 normalise [7,67] and [5,131] and their backward", s =>
     {
-        var x = s.Rand(7 * 67); var y = s.Rand(7 * 67); var norm = s.Rand(7); var dy = s.Rand(7 * 67); var dx = s.Rand(7 * 67);
-        s.B.L2Normalize(x, y, norm, 7, 67, 1e-6f);
-        s.B.L2NormalizeBackward(y, norm, dy, dx, 7, 67, 1e-6f);
-        return [s.Read(y), s.Read(norm), s.Read(dx)];
+        var outs = new List<float[]>();
+        foreach (var (rows, cols) in new[] { (7, 67), (5, 131) })
+        {
+            var x = s.Rand(rows * cols); var y = s.Rand(rows * cols); var norm = s.Rand(rows); var dy = s.Rand(rows * cols); var dx = s.Rand(rows * cols);
+            s.B.L2Normalize(x, y, norm, rows, cols, 1e-6f);
+            s.B.L2NormalizeBackward(y, norm, dy, dx, rows, cols, 1e-6f);
+            outs.AddRange([s.Read(y), s.Read(norm), s.Read(dx)]);
+        }
+        return outs;
     }, 1e-6, 1e-5);
 
-    static readonly KernelCase Clip = new("sums of squares of two tensors into slots, then the global norm and clip coefficient", s =>
+    // Ten tensors: two multi-tensor launches (8 + 2), a missing gradient (slot 0), an empty tensor, and a tensor
+    // long enough for several groups of sum_squares, whose shares reduce_rows then adds in order.
+    static readonly KernelCase Clip = new("sums of squares of ten tensors (one missing, one empty) in one call, then the global norm and clip coefficient", s =>
     {
-        var x1 = s.Rand(1037); var x2 = s.Rand(300); var partial = s.Rand(3); var norm = s.Rand(1); var coef = s.Rand(1);
-        s.B.SumSquares(x1, 1037, partial, 0);
-        s.B.SumSquares(x2, 300, partial, 1);
-        s.B.Fill(partial, 3, 0f); // keep slot 2 defined and exercise the order: refill, then recompute
-        s.B.SumSquares(x1, 1037, partial, 0);
-        s.B.SumSquares(x2, 300, partial, 1);
-        s.B.ClipCoefficient(partial, 3, 1f, norm, coef);
+        long[] lengths = [5, 1037, 300, 0, 7, 4100, 33, 1, 64, 129];
+        var xs = lengths.Select((n, i) => i == 0 ? null : s.Rand(Math.Max(1, n))).ToArray();
+        var partial = s.Rand(lengths.Length); var norm = s.Rand(1); var coef = s.Rand(1);
+        s.B.SumSquares(xs, lengths, partial);
+        s.B.ClipCoefficient(partial, lengths.Length, 1f, norm, coef);
         return [s.Read(partial), s.Read(norm), s.Read(coef)];
     }, 1e-5, 1e-5);
 
@@ -67,13 +73,15 @@ public static class ContrastiveCases
         ["sum_squares"] = Clip,
         ["clip_coefficient"] = Clip,
 
-        ["adamw_step"] = new("AdamW step 3 on 1037 elements, gradient scale 0.7, weight decay 0.1; then a clamped step", s =>
+        ["adamw_step"] = new("AdamW over ten tensors of 1 to 1037 elements (two multi-tensor launches), gradient scale 0.7, weight decay 0.1; then a clamped step", s =>
         {
-            var p = s.Rand(1037); var g = s.Rand(1037); var m = s.Rand(1037, 0.1f); var v = s.Upload(s.Values(1037, 0.1f).Select(x => x * x).ToArray());
+            int[] lengths = [1037, 3, 64, 1, 300, 7, 129, 33, 5, 260];
+            var tensors = lengths.Select(n => new AdamWTensor(s.Rand(n), s.Rand(n), s.Rand(n, 0.1f),
+                s.Upload(s.Values(n, 0.1f).Select(x => x * x).ToArray()), n)).ToArray();
             var gs = s.Upload([0.7f]);
-            s.B.AdamWStep(p, g, m, v, gs, 1037, new AdamWArgs(1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f - 0.729f, 1f - 0.997003f, float.NegativeInfinity, float.PositiveInfinity));
-            s.B.AdamWStep(p, g, m, v, gs, 1037, new AdamWArgs(1e-1f, 0.9f, 0.999f, 1e-8f, 0f, 0.5f, 0.2f, -0.5f, 0.5f));
-            return [s.Read(p), s.Read(m), s.Read(v)];
+            s.B.AdamWStep(tensors, gs, new AdamWArgs(1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f - 0.729f, 1f - 0.997003f, float.NegativeInfinity, float.PositiveInfinity));
+            s.B.AdamWStep(tensors, gs, new AdamWArgs(1e-1f, 0.9f, 0.999f, 1e-8f, 0f, 0.5f, 0.2f, -0.5f, 0.5f));
+            return tensors.SelectMany(t => new[] { s.Read(t.P), s.Read(t.M), s.Read(t.V) }).ToList();
         }, 1e-6, 1e-5),
 
         ["sgd_step"] = new("plain SGD with weight decay, gradient scale 0.7", s =>

@@ -22,16 +22,32 @@ public sealed class CrossBackendTests(IlgpuFixture fx, ITestOutputHelper output)
     {
         if (!KernelCases.All.TryGetValue(kernel, out var c))
             Assert.Fail($"ILGPU kernel '{kernel}' has no cross-backend case: add one to KernelCases.All (tests/Cleft.Tests/Ilgpu/KernelCases.cs)");
+        Compare(kernel, c, [kernel]);
+    }
 
+    public static IEnumerable<object[]> ComposedOps => KernelCases.Composed.Keys.Select(k => new object[] { k });
+
+    /// <summary>Ops that have no kernel of their own (LoRA's GEMMs): each must launch the kernels it is built from.</summary>
+    [Theory]
+    [MemberData(nameof(ComposedOps))]
+    public void ComposedOpAgreesWithManagedBackend(string op)
+    {
+        var (c, launches) = KernelCases.Composed[op];
+        Compare(op, c, launches);
+    }
+
+    void Compare(string name, KernelCase c, string[] mustLaunch)
+    {
         var sw = Stopwatch.StartNew();
         fx.Ilgpu.ClearLaunchedKernels();
         List<float[]> got, want;
         using (var s = new KernelCaseSession(fx.Ilgpu, Seed)) got = c.Run(s);
         var ilgpuTime = sw.Elapsed;
-        Assert.True(fx.Ilgpu.LaunchedKernels.Contains(kernel),
-            $"the case for '{kernel}' ({c.What}) never launched it; it launched: {string.Join(", ", fx.Ilgpu.LaunchedKernels.Order())}");
+        foreach (string kernel in mustLaunch)
+            Assert.True(fx.Ilgpu.LaunchedKernels.Contains(kernel),
+                $"the case for '{name}' ({c.What}) never launched '{kernel}'; it launched: {string.Join(", ", fx.Ilgpu.LaunchedKernels.Order())}");
         using (var s = new KernelCaseSession(fx.Cpu, Seed)) want = c.Run(s);
-        output.WriteLine($"{kernel}: {c.What}; ilgpu-cpu {ilgpuTime.TotalMilliseconds:F0} ms");
+        output.WriteLine($"{name}: {c.What}; ilgpu-cpu {ilgpuTime.TotalMilliseconds:F0} ms");
 
         Assert.Equal(want.Count, got.Count);
         var failures = new List<string>();
@@ -46,7 +62,7 @@ public sealed class CrossBackendTests(IlgpuFixture fx, ITestOutputHelper output)
             }
         }
         Assert.True(failures.Count == 0,
-            $"{kernel} ({c.What}) disagrees with the managed backend beyond abs {c.Abs:E1} + rel {c.Rel:E1}:\n  {string.Join("\n  ", failures)}");
+            $"{name} ({c.What}) disagrees with the managed backend beyond abs {c.Abs:E1} + rel {c.Rel:E1}:\n  {string.Join("\n  ", failures)}");
     }
 
     [Fact]

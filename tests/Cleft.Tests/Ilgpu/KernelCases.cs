@@ -23,10 +23,11 @@ public static class KernelCases
         return ids;
     }
 
-    static readonly KernelCase LayerNormBackwardCase = new("layer norm backward (dx, dgamma, dbeta) of [7,67] and [40,37]", s =>
+    // 130 rows: three row blocks of the column reduction, so its second pass (adding block partials) runs too.
+    static readonly KernelCase LayerNormBackwardCase = new("layer norm backward (dx, dgamma, dbeta) of [7,67], [40,37] and [130,37]", s =>
     {
         var outs = new List<float[]>();
-        foreach (var (rows, cols) in new[] { (R, C), (40, 37) })
+        foreach (var (rows, cols) in new[] { (R, C), (40, 37), (130, 37) })
         {
             var x = s.Rand(rows * cols, 2f); var g = s.Rand(cols); var b = s.Rand(cols);
             var y = s.Rand(rows * cols); var mean = s.Rand(rows); var rstd = s.Rand(rows);
@@ -60,6 +61,15 @@ public static class KernelCases
     /// <summary>Every case: the core ops below plus <see cref="ContrastiveCases"/> (similarity loss, L2 norm, optimizers).</summary>
     public static readonly IReadOnlyDictionary<string, KernelCase> All =
         Core().Concat(ContrastiveCases.All).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>Ops built from other kernels (no kernel of their own), with the kernels each must launch.</summary>
+    public static readonly IReadOnlyDictionary<string, (KernelCase Case, string[] Launches)> Composed =
+        new Dictionary<string, (KernelCase, string[])>
+        {
+            ["LoraDown"] = (LoraKernelCases.Down, ["dropout", "gemm"]),
+            ["LoraGradA"] = (LoraKernelCases.GradA, ["dropout", "gemm", "reduce_cols"]),
+            ["LoraGradX"] = (LoraKernelCases.GradX, ["dropout", "gemm", "axpy"]),
+        };
 
     static Dictionary<string, KernelCase> Core() => new()
     {
@@ -174,10 +184,10 @@ public static class KernelCases
             return outs;
         }, 1e-5, 1e-5),
 
-        ["reduce_cols"] = new("column sums of [7,67], [300,37] and [1,5]", s =>
+        ["reduce_cols"] = new("column sums of [7,67], [130,37] (three row blocks and their second pass) and [1,5]", s =>
         {
             var outs = new List<float[]>();
-            foreach (var (rows, cols) in new[] { (R, C), (300, 37), (1, 5) })
+            foreach (var (rows, cols) in new[] { (R, C), (130, 37), (1, 5) })
             {
                 var x = s.Rand(rows * cols); var y = s.Rand(cols);
                 s.B.ReduceTo(x, y, rows * cols, Broadcast.Row(cols));
@@ -269,9 +279,6 @@ public static class KernelCases
         // LoRA / IA3 / fp16 weights (LoraKernelCases.cs).
         ["gemm_half_b"] = LoraKernelCases.GemmHalfB,
         ["gemm_bf16_mma"] = TensorCoreCases.GemmBf16, // TensorCoreCases.cs
-        ["lora_down"] = LoraKernelCases.Down,
-        ["lora_grad_a"] = LoraKernelCases.GradA,
-        ["lora_grad_x"] = LoraKernelCases.GradX,
         ["ia3_grad_l"] = LoraKernelCases.Ia3,
 
         ["copy_block"] = new("5 runs of 31 from [7,67] at offset 3 into stride 40 at offset 2", s =>

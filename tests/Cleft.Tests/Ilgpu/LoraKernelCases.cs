@@ -4,8 +4,10 @@ using Half = ILGPU.Half;
 namespace Cleft.Tests.Ilgpu;
 
 /// <summary>
-/// Cross-backend cases for the LoRA / IA3 / fp16-weight kernels (registered in <see cref="KernelCases.All"/>): odd
-/// sizes (rows 37, in 53, out 29, rank 3), never-zero inputs, dropout 0 and 0.3.
+/// Cross-backend cases for the LoRA / IA3 / fp16-weight ops (registered in <see cref="KernelCases.All"/> and, for
+/// LoRA's GEMM-built ops, <see cref="KernelCases.Composed"/>): odd sizes (rows 37, in 53, out 29, rank 3), never-zero
+/// inputs, dropout 0 and 0.3. 37 rows make the gradient of lora_A a split-K GEMM of a full 32-row slice and a 5-row
+/// remainder, so the splits' fixed-order sum runs too.
 /// </summary>
 static class LoraKernelCases
 {
