@@ -36,6 +36,13 @@ public interface ICommunicator : IDisposable
 
     /// <summary>Returns once every rank has called it.</summary>
     void Barrier(string what);
+
+    /// <summary>
+    /// This rank is stopping with an error: <see cref="IDisposable.Dispose"/> will then release the library without
+    /// waiting for the other ranks (MPI_Finalize would wait for ranks still training); the process's non-zero exit
+    /// makes the launcher stop them.
+    /// </summary>
+    void Abandon();
 }
 
 /// <summary>
@@ -67,6 +74,7 @@ public sealed class SingleProcess : ICommunicator
     public void Broadcast(IReadOnlyList<DeviceBuffer<float>> buffers, int root, string what) => Collectives.CheckRoot(this, root, what);
     public void Broadcast(Span<byte> data, int root, string what) => Collectives.CheckRoot(this, root, what);
     public void Barrier(string what) { }
+    public void Abandon() { }
     public void Dispose() { }
 }
 

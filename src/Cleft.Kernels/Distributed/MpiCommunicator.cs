@@ -319,6 +319,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         if (rc != MpiLibrary.Success) throw new InvalidOperationException($"MPI rank {Rank}: {what}: {_mpi.Describe(rc)}");
     }
 
+    public void Abandon() => _broken = true;
+
     /// <summary>
     /// MPI_Finalize when the job is healthy. After a lost rank it is skipped (it would wait for the dead rank); the
     /// process then exits non-zero without finalising, which makes mpirun stop the remaining ranks.

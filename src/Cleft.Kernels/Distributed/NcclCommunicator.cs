@@ -107,8 +107,7 @@ public sealed unsafe class NcclCommunicator : ICommunicator
 
     RankLostException Abort(string what, string reason)
     {
-        _broken = true;
-        _nccl.CommAbort(_comm);
+        Abandon();
         return new RankLostException($"NCCL rank {Rank} of {Size}: {what}: {reason}; a rank was lost or hung (NCCL cannot tell which: " +
             "the launcher's message names the rank that exited); stopping", []);
     }
@@ -116,6 +115,13 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     void Check(int rc, string what)
     {
         if (rc != NcclLibrary.Success) throw new InvalidOperationException($"NCCL rank {_bootstrap.Rank}: {what}: {_nccl.Describe(rc)} ({_nccl.Path})");
+    }
+
+    public void Abandon()
+    {
+        if (!_broken) _nccl.CommAbort(_comm);
+        _broken = true;
+        _bootstrap.Abandon();
     }
 
     public void Dispose()
