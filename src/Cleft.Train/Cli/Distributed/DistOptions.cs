@@ -20,9 +20,9 @@ public sealed class DistOptions(CommandOptions o)
         "seconds a collective may wait for the other ranks before this rank stops, naming the ranks that no longer answer", CommandOptions.Positive);
 
     /// <summary>Runs <paramref name="work"/> with the device and the communicator; both are disposed afterwards.</summary>
-    public T Run<T>(ParseResult r, DeviceOptions device, Func<IBackend, ICommunicator, T> work)
+    public T Run<T>(ParseResult r, DeviceOptions device, Func<IBackend, ICommunicator, T> work, string? kindOverride = null)
     {
-        string kind = r.GetValue(_dist)!;
+        string kind = kindOverride ?? r.GetValue(_dist)!;
         if (kind == "auto") kind = Launch.DefaultKind;
         if (kind != "none") Launch.BindGpuToLocalRank(Launch.FromEnvironment());
         using var dev = device.Create(r);
@@ -36,5 +36,16 @@ public sealed class DistOptions(CommandOptions o)
             comm.Abandon();
             throw;
         }
+    }
+
+    /// <summary>`cleft devices --dist-check KIND`: <see cref="CollectivesCheck"/> on that communicator; 0 when every check passed.</summary>
+    public static int Check(ParseResult r, string kind, DeviceOptions device, DistOptions dist, TextWriter output)
+    {
+        if (kind is not ("mpi" or "nccl")) throw new CliUsageException($"--dist-check takes mpi or nccl, not '{kind}'");
+        return dist.Run(r, device, (dev, comm) =>
+        {
+            if (comm.Rank == 0) output.WriteLine($"{kind}: {comm.Size} rank(s) on {dev.Name}" + (comm is NcclCommunicator n ? $", {n.Library}" : ""));
+            return CollectivesCheck.Run(dev, comm, output) == 0 ? 0 : 1;
+        }, kind);
     }
 }

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Cleft.Autograd.IO;
+using Cleft.Tests.Autograd;
+using Cleft.Tests.Cli;
+using Cleft.Tests.Data;
+using Cleft.Train.Runs;
+using Cleft.Train.Training;
+using Xunit.Abstractions;
+
+namespace Cleft.Tests.Distributed;
+
+/// <summary>
+/// Stage-1 pretraining under `mpirun -np 2` (Open MPI, the console as each rank): the same per-step losses and
+/// final weights as one process on the same global batch; and a rank killed mid-run makes the other exit within
+/// 30 s naming it, after which the run resumes from its last checkpoint (at another rank count).
+/// </summary>
+public sealed partial class DataParallelTests(ITestOutputHelper log)
+{
+    // LoRA dropout off: each rank draws masks for its own rows, so only dropout-free runs match one process exactly.
+    static string[] Args(string train, string run, int steps, int evalEvery) =>
+        ["pretrain", "--train", train, "--out", run, "--vision", "tiny", "--text", "tiny", "--image-size", "24", "--embed-dim", "32",
+         "--max-tokens", "12", "--device", "cpu", "--steps", steps.ToString(), "--batch", "8", "--warmup", "2", "--lr", "1e-3",
+         "--log-every", "1", "--eval-every", evalEvery.ToString(), "--caption-col", "text", "--image-col", "file", "--workers", "1",
+         "--lora-dropout", "0", "--no-augment"];
+
+    [SkippableFact]
+    public void TwoRanksMatchOneProcessOnTheGlobalBatch()
+    {
+        string mpirun = MpiHarness.Require();
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "data"), 32, seed: 3);
+        string one = dir.File("one"), two = dir.File("two");
+        var clock = Stopwatch.StartNew();
+        using (var job = new MpiHarness.Job(mpirun, 2, Args(train, two, 20, 20)))
+        {
+            Assert.True(job.Wait(TimeSpan.FromSeconds(120)), "mpirun did not finish within 120 s:\n" + job.Output);
+            Assert.True(job.Process.ExitCode == 0, $"mpirun exit {job.Process.ExitCode}:\n{job.Output}");
+            Assert.Contains("x 2 ranks (mpi, 4 pairs each per batch)", job.Output);
+        }
+        var (code, _, err) = CliHarness.Run(Args(train, one, 20, 20));
+        Assert.True(code == 0, err);
+        log.WriteLine($"both runs: {clock.Elapsed.TotalSeconds:F1} s");
+
+        double[] expected = Losses(one), actual = Losses(two);
+        Assert.Equal(20, expected.Length);
+        Assert.Equal(20, actual.Length);
+        TestData.AssertClose(expected, [.. actual.Select(x => (float)x)], 0, 1e-5, "per-step loss, 2 ranks vs 1 process");
+
+        string last = Path.Combine(RunFolder.CheckpointFolder, "step-00000020");
+        var files = Directory.GetFiles(Path.Combine(one, last), "*.safetensors", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f) != TrainerState.OptimizerFile).ToList();
+        Assert.Equal(2, files.Count); // model.safetensors and the LoRA adapter
+        foreach (var file in files)
+        {
+            using var a = SafetensorsFile.Open(file);
+            using var b = SafetensorsFile.Open(Path.Combine(two, Path.GetRelativePath(one, file)));
+            Assert.Equal(a.Entries.Keys.Order(), b.Entries.Keys.Order());
+            foreach (var name in a.Entries.Keys)
+            {
+                var w = a.ReadFloats(name);
+                double scale = w.Max(x => Math.Abs((double)x));
+                // Relative to the tensor's largest weight: an element near zero has no meaningful relative error of its own.
+                TestData.AssertClose([.. w.Select(x => (double)x)], b.ReadFloats(name), 1e-5 * scale, 1e-5, $"{Path.GetFileName(file)}:{name}");
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void KilledRankStopsTheOtherNamingItAndTheRunResumes()
+    {
+        string mpirun = MpiHarness.Require();
+        using var dir = new TempDir();
+        string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "data"), 32, seed: 4);
+        string run = dir.File("run"), index = Path.Combine(run, RunFolder.CheckpointFolder, CheckpointStore.IndexFile);
+        int killedAt;
+        using (var job = new MpiHarness.Job(mpirun, 2, [.. Args(train, run, 10_000, 2), "--dist-timeout", "20"]))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!job.Process.HasExited && DateTime.UtcNow < deadline && !File.Exists(index)) Thread.Sleep(20);
+            Assert.False(job.Process.HasExited, "the job ended before its first checkpoint:\n" + job.Output);
+            var rank1 = RankLine().Match(job.Output);
+            Assert.True(rank1.Success, "rank 1 did not report its pid:\n" + job.Output);
+            using var victim = Process.GetProcessById(int.Parse(rank1.Groups[1].Value));
+            victim.Kill();
+            var clock = Stopwatch.StartNew();
+            Assert.True(job.Wait(TimeSpan.FromSeconds(30)), "the job did not end within 30 s of the kill:\n" + job.Output);
+            killedAt = (int)clock.Elapsed.TotalSeconds;
+            log.WriteLine(job.Output);
+            Assert.NotEqual(0, job.Process.ExitCode);
+            // Rank 0's own message (the SIGTERM handler or the watchdog), not only the launcher's.
+            Assert.Matches(@"MPI rank 0 of 2: .*lost rank 1 \(pid " + rank1.Groups[1].Value, job.Output);
+        }
+        log.WriteLine($"job ended {killedAt} s after the kill");
+
+        int saved = new CheckpointStore(Path.Combine(run, RunFolder.CheckpointFolder)).Last!.Step;
+        var (code, output, err) = CliHarness.Run([.. Args(train, run, saved + 2, 2), "--resume"]);
+        Assert.True(code == 0, err);
+        Assert.Contains($"resumed from {Path.Combine(run, RunFolder.CheckpointFolder, $"step-{saved:D8}")} at step {saved}", output);
+        Assert.Contains($"done, {saved + 2} steps", output);
+    }
+
+    [GeneratedRegex(@"mpi rank 1 of 2, pid (\d+)")]
+    private static partial Regex RankLine();
+
+    static double[] Losses(string run) => [.. new MetricsLog(Path.Combine(run, RunFolder.MetricsFile)).Read("train").Select(r => (double)r["loss"]!)];
+}
