@@ -18,9 +18,11 @@ namespace Cleft.Tests.Distributed;
 public sealed partial class DataParallelTests(ITestOutputHelper log)
 {
     // LoRA dropout off: each rank draws masks for its own rows, so only dropout-free runs match one process exactly.
+    // lr 1e-4: Adam turns gradient components that are mostly rounding noise into steps of about lr, so the weights of
+    // any two summation orders (2 ranks or 1, or one process on another thread count) drift apart in proportion to lr.
     static string[] Args(string train, string run, int steps, int evalEvery) =>
         ["pretrain", "--train", train, "--out", run, "--vision", "tiny", "--text", "tiny", "--image-size", "24", "--embed-dim", "32",
-         "--max-tokens", "12", "--device", "cpu", "--steps", steps.ToString(), "--batch", "8", "--warmup", "2", "--lr", "1e-3",
+         "--max-tokens", "12", "--device", "cpu", "--steps", steps.ToString(), "--batch", "8", "--warmup", "2", "--lr", "1e-4",
          "--log-every", "1", "--eval-every", evalEvery.ToString(), "--caption-col", "text", "--image-col", "file", "--workers", "1",
          "--lora-dropout", "0", "--no-augment"];
 
@@ -56,12 +58,15 @@ public sealed partial class DataParallelTests(ITestOutputHelper log)
             using var a = SafetensorsFile.Open(file);
             using var b = SafetensorsFile.Open(Path.Combine(two, Path.GetRelativePath(one, file)));
             Assert.Equal(a.Entries.Keys.Order(), b.Entries.Keys.Order());
-            foreach (var name in a.Entries.Keys)
+            // Attention key biases have a true gradient of exactly zero (softmax ignores a shift that is the same for
+            // every key of a query), so theirs is pure rounding noise, which Adam scales up to lr-sized steps: they
+            // differ between any two summation orders and are left out.
+            foreach (var name in a.Entries.Keys.Where(n => !n.EndsWith("attention.key.bias", StringComparison.Ordinal)))
             {
-                var w = a.ReadFloats(name);
-                double scale = w.Max(x => Math.Abs((double)x));
-                // Relative to the tensor's largest weight: an element near zero has no meaningful relative error of its own.
-                TestData.AssertClose([.. w.Select(x => (double)x)], b.ReadFloats(name), 1e-5 * scale, 1e-5, $"{Path.GetFileName(file)}:{name}");
+                // Per tensor, ||w2 - w1|| / ||w1||: element-wise ratios mean nothing for elements that are still near zero.
+                float[] w1 = a.ReadFloats(name), w2 = b.ReadFloats(name);
+                double diff = Math.Sqrt(w1.Zip(w2, (x, y) => ((double)x - y) * ((double)x - y)).Sum()), norm = Math.Sqrt(w1.Sum(x => (double)x * x));
+                Assert.True(diff <= 1e-5 * norm, $"{Path.GetFileName(file)}:{name}: relative difference {diff / norm:0.###e+0} after 20 steps (2 ranks vs 1 process)");
             }
         }
     }
