@@ -31,6 +31,17 @@ public sealed class DataParallel(ICommunicator communicator)
         if (Size > 1) Communicator.AllReduce([.. parameters.Where(p => p.Grad is not null).Select(p => Whole(p.Grad!, what))], ReduceOp.Average, what);
     }
 
+    /// <summary>Each value summed over ranks (losses, counts: a few numbers, through one small device buffer).</summary>
+    public float[] SumOverRanks(Kernels.IBackend device, params float[] values)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (Size == 1) return values;
+        using var t = Tensor.Create(device, [values.Length], scoped: false);
+        device.CopyFromHost<float>(values, t.Buffer);
+        Communicator.AllReduce([t.Buffer], Kernels.Distributed.ReduceOp.Sum, "sum over ranks");
+        return t.ToArray();
+    }
+
     // A collective works on whole buffers; a tensor sharing a larger one would send the neighbour's values too.
     static Kernels.DeviceBuffer<float> Whole(Tensor t, string what) => t.Buffer.Length == t.Length ? t.Buffer
         : throw new InvalidOperationException($"{what}: {t.Describe()} is a view of a larger buffer ({t.Buffer.Length} values); collectives need whole buffers");

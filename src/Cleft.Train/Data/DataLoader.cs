@@ -143,11 +143,11 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
         int start = b * Options.BatchSize, n = Math.Min(Options.BatchSize, order.Length - start);
         if (Options.ShardCount > 1)
         {
-            // Unequal parts would give the ranks features of different shapes to gather.
-            if (n % Options.ShardCount != 0)
-                throw new InvalidDataException($"{Dataset.Manifest.Name}: batch {b} of epoch {epoch} has {n} rows, which do not split evenly over {Options.ShardCount} ranks");
-            n /= Options.ShardCount;
-            start += Options.ShardIndex * n;
+            // Full batches split evenly (Validate checks the batch size), as feature gathers need; only the last,
+            // short batch of a loader without DropLast can split unevenly (or leave a rank nothing: no batch).
+            int from = (int)((long)n * Options.ShardIndex / Options.ShardCount), to = (int)((long)n * (Options.ShardIndex + 1) / Options.ShardCount);
+            start += from;
+            n = to - from;
         }
         int per = Dataset.SampleFloats;
         var pixels = new float[n * per];
