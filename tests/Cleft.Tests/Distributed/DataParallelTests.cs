@@ -13,7 +13,8 @@ namespace Cleft.Tests.Distributed;
 /// <summary>
 /// Stage-1 pretraining under `mpirun -np 2` (Open MPI, the console as each rank): the same per-step losses and
 /// final weights as one process on the same global batch; and a rank killed mid-run makes the other exit within
-/// 30 s naming it, after which the run resumes from its last checkpoint (at another rank count).
+/// 30 s naming it, after which the run resumes from its last checkpoint (at another rank count). Stage 2 on two
+/// ranks gives one process's losses and validation numbers too.
 /// </summary>
 public sealed partial class DataParallelTests(ITestOutputHelper log)
 {
@@ -70,6 +71,33 @@ public sealed partial class DataParallelTests(ITestOutputHelper log)
             }
         }
     }
+
+    [SkippableFact]
+    public void StageTwoOnTwoRanksMatchesOneProcess()
+    {
+        string mpirun = MpiHarness.Require();
+        using var dir = new TempDir();
+        string data = Path.Combine(dir.Path, "data"), train = CliHarness.OwnCsv(data, 24, seed: 5), stage1 = dir.File("stage1");
+        var (code, _, err) = CliHarness.Run(Args(train, stage1, 1, 1));
+        Assert.True(code == 0, err);
+        string[] Prompt(string run) => ["prompt", "--run", stage1, "--train", train, "--val", train, "--out", run, "--image-col", "file",
+            "--label-col", "kind", "--device", "cpu", "--steps", "6", "--batch", "8", "--warmup", "1", "--log-every", "1", "--eval-every", "6",
+            "--workers", "1", "--no-augment"];
+        using (var job = new MpiHarness.Job(mpirun, 2, Prompt(dir.File("two"))))
+        {
+            Assert.True(job.Wait(TimeSpan.FromSeconds(120)), "mpirun did not finish within 120 s:\n" + job.Output);
+            Assert.True(job.Process.ExitCode == 0, $"mpirun exit {job.Process.ExitCode}:\n{job.Output}");
+        }
+        (code, _, err) = CliHarness.Run(Prompt(dir.File("one")));
+        Assert.True(code == 0, err);
+        TestData.AssertClose(Losses(dir.File("one")), [.. Losses(dir.File("two")).Select(x => (float)x)], 0, 1e-5, "stage-2 loss, 2 ranks vs 1 process");
+        var (v1, v2) = (Val(dir.File("one")), Val(dir.File("two")));
+        Assert.Equal(v1.Accuracy, v2.Accuracy);
+        Assert.True(Math.Abs(v1.Loss - v2.Loss) <= 1e-5 * v1.Loss, $"validation loss {v2.Loss} on 2 ranks, {v1.Loss} in one process");
+    }
+
+    static (double Loss, double Accuracy) Val(string run) =>
+        new MetricsLog(Path.Combine(run, RunFolder.MetricsFile)).Read("val").Select(r => ((double)r["val_loss"]!, (double)r["val_accuracy"]!)).Single();
 
     [SkippableFact]
     public void KilledRankStopsTheOtherNamingItAndTheRunResumes()
