@@ -27,6 +27,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     readonly PosixSignalRegistration? _sigterm;
     readonly int[] _ping = GC.AllocateArray<int>(2, pinned: true), _pong = GC.AllocateArray<int>(1, pinned: true);
     readonly List<IntPtr> _pongsSent = [];
+    int[]? _answers;
     float[][] _staging = [];
     volatile string _inFlight = "startup";
     bool _broken, _disposed;
@@ -140,31 +141,22 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             buckets.Add((from, i, floats));
         }
         var requests = stackalloc IntPtr[2];
-        var handles = new GCHandle[2];
-        try
+        for (int k = 0; k <= buckets.Count + 1; k++)
         {
-            for (int k = 0; k <= buckets.Count + 1; k++)
+            int slot = k % 2;
+            if (k >= 2) // finish bucket k - 2, which used this slot
             {
-                int slot = k % 2;
-                if (k >= 2) // finish bucket k - 2, which used this slot
-                {
-                    Wait(&requests[slot], what);
-                    handles[slot].Free();
-                    if (unpack) Unpack(buffers, buckets[k - 2], _staging[slot], scale);
-                }
-                if (k >= buckets.Count) continue;
-                var (from, to, floats) = buckets[k];
-                var host = Staging(slot, floats);
-                if (pack)
-                    for (int i = from, at = 0; i < to; at += (int)buffers[i].Length, i++)
-                        buffers[i].Owner.CopyToHost(buffers[i], host.AsSpan(at, (int)buffers[i].Length));
-                handles[slot] = GCHandle.Alloc(host, GCHandleType.Pinned);
-                Check(start(handles[slot].AddrOfPinnedObject(), floats, &requests[slot]), what);
+                Wait(&requests[slot], what);
+                if (unpack) Unpack(buffers, buckets[k - 2], _staging[slot], scale);
             }
-        }
-        finally
-        {
-            foreach (var h in handles) if (h.IsAllocated) h.Free();
+            if (k >= buckets.Count) continue;
+            var (from, to, floats) = buckets[k];
+            var host = Staging(slot, floats);
+            if (pack)
+                for (int i = from, at = 0; i < to; at += (int)buffers[i].Length, i++)
+                    buffers[i].Owner.CopyToHost(buffers[i], host.AsSpan(at, (int)buffers[i].Length));
+            // Staging arrays live on the pinned object heap: MPI may hold their address until the request completes.
+            Check(start(Marshal.UnsafeAddrOfPinnedArrayElement(host, 0), floats, &requests[slot]), what);
         }
     }
 
@@ -238,7 +230,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>Pings every other rank and returns those that do not answer within <see cref="ProbeTime"/>.</summary>
     List<int> Unresponsive()
     {
-        var answers = GC.AllocateArray<int>(Size, pinned: true);
+        // A field, not a local: a late answer lands here after this method has given up on its sender.
+        var answers = _answers ??= GC.AllocateArray<int>(Size, pinned: true);
         var pending = new IntPtr[Size];
         var waiting = new HashSet<int>();
         fixed (int* token = _ping) fixed (int* into = answers)

@@ -47,7 +47,7 @@ public static class ToolCommands
         var check = o.OptionalString("dist-check", "instead of listing: check every collective and gather-with-grad on a communicator (mpi or nccl; " +
             "under mpirun -np N, or alone as one rank) and exit 1 on a failure");
         var device = new DeviceOptions(o);
-        var dist = new DistOptions(o);
+        var dist = new DistOptions(o, chooseKind: false);
         cmd.SetAction(r =>
         {
             if (r.GetValue(check) is { } kind)

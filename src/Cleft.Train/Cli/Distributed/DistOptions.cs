@@ -10,11 +10,12 @@ namespace Cleft.Train.Cli;
 /// when a launcher started the process. <see cref="Run"/> binds one GPU per local rank before the device exists,
 /// creates the device and the communicator, and makes a rank that fails leave without waiting for the others.
 /// </summary>
-public sealed class DistOptions(CommandOptions o)
+/// <param name="chooseKind">Whether the command takes --dist (`devices --dist-check KIND` names the kind itself).</param>
+public sealed class DistOptions(CommandOptions o, bool chooseKind = true)
 {
-    readonly Option<string> _dist = o.Add("dist", "auto",
+    readonly Option<string>? _dist = chooseKind ? o.Add("dist", "auto",
         "data parallel over processes: none, mpi (Open MPI, host buffers), nccl (CUDA, NCCL set up over MPI); auto: mpi when started by mpirun/srun, else none",
-        v => v == "auto" || Launch.Kinds.Contains(v) ? null : $"one of auto, {string.Join(", ", Launch.Kinds)}");
+        v => v == "auto" || Launch.Kinds.Contains(v) ? null : $"one of auto, {string.Join(", ", Launch.Kinds)}") : null;
 
     readonly Option<int> _timeout = o.Add("dist-timeout", 300,
         "seconds a collective may wait for the other ranks before this rank stops, naming the ranks that no longer answer", CommandOptions.Positive);
@@ -22,7 +23,7 @@ public sealed class DistOptions(CommandOptions o)
     /// <summary>Runs <paramref name="work"/> with the device and the communicator; both are disposed afterwards.</summary>
     public T Run<T>(ParseResult r, DeviceOptions device, Func<IBackend, ICommunicator, T> work, string? kindOverride = null)
     {
-        string kind = kindOverride ?? r.GetValue(_dist)!;
+        string kind = kindOverride ?? (_dist is null ? throw new InvalidOperationException("DistOptions.Run: no --dist on this command and no kind given") : r.GetValue(_dist)!);
         if (kind == "auto") kind = Launch.DefaultKind;
         if (kind != "none") Launch.BindGpuToLocalRank(Launch.FromEnvironment());
         using var dev = device.Create(r);
