@@ -140,7 +140,7 @@ public sealed partial class DataParallelTests(ITestOutputHelper log)
         using var dir = new TempDir();
         string train = CliHarness.OwnCsv(Path.Combine(dir.Path, "data"), 32, seed: 6);
         string run = dir.File("run"), index = Path.Combine(run, RunFolder.CheckpointFolder, CheckpointStore.IndexFile);
-        using var job = new MpiHarness.Job(mpirun, 2, [.. Args(train, run, 10_000, 2), "--dist-timeout", "10"]);
+        using var job = new MpiHarness.Job(mpirun, 2, [.. Args(train, run, 10_000, 2), "--dist-timeout", "6"]);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!job.Process.HasExited && DateTime.UtcNow < deadline && !File.Exists(index)) Thread.Sleep(20);
         Assert.False(job.Process.HasExited, "the job ended before its first checkpoint:\n" + job.Output);
@@ -153,7 +153,7 @@ public sealed partial class DataParallelTests(ITestOutputHelper log)
             Assert.True(job.Wait(TimeSpan.FromSeconds(40)), "the job did not end within 40 s of the hang:\n" + job.Output);
             log.WriteLine(job.Output);
             // The collective it stopped in: the gradient all-reduce or a feature gather, whichever rank 0 reached first.
-            Assert.Matches(@"MPI rank 0 of 2: [^;]+: no progress for 10 s; lost rank 1 \(pid " + pid, job.Output);
+            Assert.Matches(@"MPI rank 0 of 2: [^;]+: no progress for 6 s; lost rank 1 \(pid " + pid, job.Output);
         }
         finally { Signal("KILL", pid); }
     }
