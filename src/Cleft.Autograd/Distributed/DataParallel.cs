@@ -5,8 +5,8 @@ namespace Cleft.Autograd.Distributed;
 /// <summary>
 /// What data-parallel training does besides gathering features: start every rank from rank 0's weights and,
 /// after each backward, replace every gradient by its mean over ranks (PyTorch DDP's rule), so the optimizer step
-/// that follows is the same on every rank. Gradients go to the communicator as one list; it packs them into
-/// buckets (MPI: 25 MB host buckets, the copy of one overlapping the transfer of the previous; NCCL: one group).
+/// that follows is the same on every rank: after the backward (<see cref="AverageGradients"/>: the communicator
+/// buckets the list) or overlapping it (<see cref="BeginGradientMean"/>: 25 MB buckets started as they fill).
 /// Parameters are walked in the module's fixed order, so every rank sends the same buffers in the same order.
 /// </summary>
 public sealed class DataParallel(ICommunicator communicator)
@@ -31,6 +31,17 @@ public sealed class DataParallel(ICommunicator communicator)
         if (Size > 1) Communicator.AllReduce([.. parameters.Where(p => p.Grad is not null).Select(p => Whole(p.Grad!, what))], ReduceOp.Average, what);
     }
 
+    /// <summary>
+    /// A gradient mean that overlaps the backward pass: pass its <see cref="GradientMean.LeafDone"/> to
+    /// <see cref="Tensor.Backward"/>, then call <see cref="GradientMean.Finish"/>. Null with one rank.
+    /// </summary>
+    /// <param name="bucketFloats">Bucket size (default: DDP's 25 MB); smaller in checks, to have several buckets.</param>
+    public GradientMean? BeginGradientMean(IEnumerable<Parameter> parameters, string what, int bucketFloats = Collectives.BucketFloats)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return Size > 1 ? new GradientMean(Communicator, parameters, what, bucketFloats) : null;
+    }
+
     /// <summary>Each value summed over ranks (losses, counts: a few numbers, through one small device buffer).</summary>
     public float[] SumOverRanks(Kernels.IBackend device, params float[] values)
     {
@@ -43,6 +54,6 @@ public sealed class DataParallel(ICommunicator communicator)
     }
 
     // A collective works on whole buffers; a tensor sharing a larger one would send the neighbour's values too.
-    static Kernels.DeviceBuffer<float> Whole(Tensor t, string what) => t.Buffer.Length == t.Length ? t.Buffer
+    internal static Kernels.DeviceBuffer<float> Whole(Tensor t, string what) => t.Buffer.Length == t.Length ? t.Buffer
         : throw new InvalidOperationException($"{what}: {t.Describe()} is a view of a larger buffer ({t.Buffer.Length} values); collectives need whole buffers");
 }

@@ -25,6 +25,13 @@ public interface ICommunicator : IDisposable
     /// </summary>
     void AllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what);
 
+    /// <summary>
+    /// Starts an all-reduce like <see cref="AllReduce"/> (one message: the caller buckets) and returns at once, so
+    /// compute can go on while it travels; the buffers must be left alone until <see cref="IPendingCollective.Wait"/>.
+    /// Every rank must start the same collectives in the same order.
+    /// </summary>
+    IPendingCollective StartAllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what);
+
     /// <summary>receive = the ranks' <paramref name="send"/> buffers one after another in rank order (receive.Length = Size * send.Length).</summary>
     void AllGather(DeviceBuffer<float> send, DeviceBuffer<float> receive, string what);
 
@@ -43,6 +50,13 @@ public interface ICommunicator : IDisposable
     /// makes the launcher stop them.
     /// </summary>
     void Abandon();
+}
+
+/// <summary>A collective started by <see cref="ICommunicator.StartAllReduce"/>.</summary>
+public interface IPendingCollective
+{
+    /// <summary>Returns when the collective is complete and its results are in the buffers (at most once).</summary>
+    void Wait();
 }
 
 /// <summary>
@@ -64,6 +78,7 @@ public sealed class SingleProcess : ICommunicator
     public int Size => 1;
 
     public void AllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what) { }
+    public IPendingCollective StartAllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what) => Collectives.Done;
 
     public void AllGather(DeviceBuffer<float> send, DeviceBuffer<float> receive, string what)
     {
@@ -81,6 +96,14 @@ public sealed class SingleProcess : ICommunicator
 /// <summary>Argument checks every implementation shares (a wrong size would corrupt or hang the job, so it fails here first).</summary>
 public static class Collectives
 {
+    /// <summary>Gradient bucket size: PyTorch DDP's 25 MB, in floats.</summary>
+    public const int BucketFloats = 25 << 18;
+
+    /// <summary>A collective that had nothing to wait for.</summary>
+    public static IPendingCollective Done { get; } = new Completed();
+
+    sealed class Completed : IPendingCollective { public void Wait() { } }
+
     public static void CheckGather(ICommunicator c, DeviceBuffer<float> send, DeviceBuffer<float> receive, string what)
     {
         ArgumentNullException.ThrowIfNull(send);

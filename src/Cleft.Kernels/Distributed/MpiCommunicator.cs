@@ -17,8 +17,6 @@ namespace Cleft.Kernels.Distributed;
 /// </summary>
 public sealed unsafe class MpiCommunicator : ICommunicator
 {
-    /// <summary>Gradient buckets: what PyTorch DDP uses (25 MB), in floats.</summary>
-    public const int BucketFloats = 25 << 18;
     const int PingTag = 0x7c1e, PongTag = 0x7c1f, HostBytes = 60;
     static readonly TimeSpan ProbeTime = TimeSpan.FromSeconds(3);
 
@@ -29,6 +27,8 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     readonly List<IntPtr> _pongsSent = [];
     int[]? _answers;
     float[][] _staging = [];
+    readonly Stack<float[]> _spare = new(); // host buckets of started all-reduces, reused step after step
+    readonly List<Pending> _started = [];
     volatile string _inFlight = "startup";
     bool _broken, _disposed;
 
@@ -85,6 +85,40 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Bucketed(buffers, what, pack: true, unpack: true, scale, (p, n, r) => _mpi.Iallreduce((void*)1 /* MPI_IN_PLACE */, (void*)p, n, _mpi.Float, _mpi.OpSum, _mpi.CommWorld, r));
     }
 
+    public IPendingCollective StartAllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        int floats = 0;
+        foreach (var b in buffers) floats = Count(floats + b.Length, what);
+        var host = _spare.Count > 0 && _spare.Peek().Length >= floats ? _spare.Pop() : GC.AllocateUninitializedArray<float>(floats, pinned: true);
+        for (int i = 0, at = 0; i < buffers.Count; at += (int)buffers[i].Length, i++)
+            buffers[i].Owner.CopyToHost(buffers[i], host.AsSpan(at, (int)buffers[i].Length));
+        var pending = new Pending(this, buffers, host, floats, op == ReduceOp.Average ? 1f / Size : 1f, what);
+        Check(_mpi.Iallreduce((void*)1 /* MPI_IN_PLACE */, (void*)Marshal.UnsafeAddrOfPinnedArrayElement(host, 0), floats, _mpi.Float, _mpi.OpSum,
+            _mpi.CommWorld, pending.Request), what);
+        // Without a progress thread, MPI moves nonblocking messages only inside MPI calls: test the others now.
+        foreach (var other in _started) { int done; _mpi.Test(other.Request, &done, null); }
+        _started.Add(pending);
+        return pending;
+    }
+
+    sealed class Pending(MpiCommunicator comm, IReadOnlyList<DeviceBuffer<float>> buffers, float[] host, int floats, float scale, string what) : IPendingCollective
+    {
+        readonly IntPtr[] _request = GC.AllocateArray<IntPtr>(1, pinned: true);
+        bool _waited;
+        public IntPtr* Request => (IntPtr*)Marshal.UnsafeAddrOfPinnedArrayElement(_request, 0);
+
+        public void Wait()
+        {
+            if (_waited) return;
+            _waited = true;
+            comm.Wait(Request, what);
+            Unpack(buffers, (0, buffers.Count, floats), host, scale);
+            comm._started.Remove(this);
+            comm._spare.Push(host);
+        }
+    }
+
     public void Broadcast(IReadOnlyList<DeviceBuffer<float>> buffers, int root, string what)
     {
         ArgumentNullException.ThrowIfNull(buffers);
@@ -127,7 +161,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <summary>
-    /// Runs one nonblocking collective per bucket (buffers packed whole, up to <see cref="BucketFloats"/>) with two
+    /// Runs one nonblocking collective per bucket (buffers packed whole, up to <see cref="Collectives.BucketFloats"/>) with two
     /// host buckets in turn, so the device-to-host copy of bucket k+1 overlaps the network transfer of bucket k.
     /// </summary>
     void Bucketed(IReadOnlyList<DeviceBuffer<float>> buffers, string what, bool pack, bool unpack, float scale,
@@ -137,7 +171,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         for (int i = 0; i < buffers.Count;)
         {
             int from = i, floats = 0;
-            while (i < buffers.Count && (i == from || floats + buffers[i].Length <= BucketFloats)) floats = Count(floats + buffers[i++].Length, what);
+            while (i < buffers.Count && (i == from || floats + buffers[i].Length <= Collectives.BucketFloats)) floats = Count(floats + buffers[i++].Length, what);
             buckets.Add((from, i, floats));
         }
         var requests = stackalloc IntPtr[2];

@@ -54,14 +54,25 @@ public sealed unsafe class NcclCommunicator : ICommunicator
     /// <summary>The library loaded and its version (e.g. 21903 = 2.19.3).</summary>
     public string Library => $"{_nccl.Path} (NCCL {_nccl.Version / 10000}.{_nccl.Version / 100 % 100}.{_nccl.Version % 100})";
 
-    public void AllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what)
+    public void AllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what) => StartAllReduce(buffers, op, what).Wait();
+
+    /// <summary>
+    /// Queues the all-reduce on the backend's stream, after the kernels already queued: it runs in order with the
+    /// compute rather than beside it (a second stream with events would let it overlap; not done yet).
+    /// </summary>
+    public IPendingCollective StartAllReduce(IReadOnlyList<DeviceBuffer<float>> buffers, ReduceOp op, string what)
     {
         ArgumentNullException.ThrowIfNull(buffers);
         Check(_nccl.GroupStart(), what);
         foreach (var b in buffers)
             Check(_nccl.AllReduce(Pointer(b), Pointer(b), (nuint)b.Length, NcclLibrary.Float32, op == ReduceOp.Average ? NcclLibrary.OpAvg : NcclLibrary.OpSum, _comm, _stream), what);
         Check(_nccl.GroupEnd(), what);
-        Wait(what);
+        return new Queued(this, what);
+    }
+
+    sealed class Queued(NcclCommunicator comm, string what) : IPendingCollective
+    {
+        public void Wait() => comm.Wait(what);
     }
 
     public void AllGather(DeviceBuffer<float> send, DeviceBuffer<float> receive, string what)

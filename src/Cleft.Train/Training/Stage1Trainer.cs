@@ -74,6 +74,8 @@ public sealed class Stage1Trainer : CheckpointedTrainer
         double sum = 0;
         bool finite = true;
         Optimizer.ZeroGrad();
+        GradientMean? mean = null;
+        int index = 0;
         foreach (var (pixels, captions) in microBatches)
         {
             ArgumentNullException.ThrowIfNull(captions);
@@ -83,11 +85,14 @@ public sealed class Stage1Trainer : CheckpointedTrainer
             float value = l.Item();
             sum += value;
             finite &= float.IsFinite(value);
-            if (finite) (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
+            if (!finite) continue;
+            // The last micro-batch's backward makes the gradients final: their all-reduce overlaps it, bucket by bucket.
+            if (++index == microBatches.Count) mean = Parallel?.BeginGradientMean(Optimizer.Groups.SelectMany(g => g.Parameters), $"step {Step + 1}: gradient all-reduce");
+            (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward(leafDone: mean is null ? null : mean.LeafDone);
         }
         float loss = (float)(sum * inv);
         // The loss is global, so every rank agrees on whether it was finite and on whether to all-reduce.
-        if (finite) Parallel?.AverageGradients(Optimizer.Groups.SelectMany(g => g.Parameters), $"step {Step + 1}: gradient all-reduce");
+        if (finite) mean?.Finish();
         float norm = finite ? Optimizer.StepIfFinite() : float.NaN;
         if (!EndStep(loss, norm, lr)) return loss;
         _stepsSinceReport++;

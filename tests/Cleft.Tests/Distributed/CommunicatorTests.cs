@@ -43,6 +43,27 @@ public sealed class CommunicatorTests
         Assert.Equal([2f, -4f, 6f, 8f], x.Grad!.ToArray());
     }
 
+    [Fact]
+    public void BackwardReportsEachLeafOnceWithItsFinalGradient()
+    {
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        // w feeds two ops (two edges), x one, b none (not in the graph): the overlapped gradient mean
+        // must see w only after both contributions.
+        var x = Tensor.FromArray(dev, [1f, 2f, 3f], 3);
+        var w = Tensor.FromArray(dev, [0.5f, -1f, 2f], 3);
+        var b = Tensor.FromArray(dev, [4f], 1);
+        foreach (var t in new[] { x, w, b }) t.RequiresGrad = true;
+        var loss = Ops.Add(Ops.Sum(Ops.Mul(x, w)), Ops.Sum(Ops.Mul(w, w)));
+        var seen = new List<(Tensor Leaf, float[] Grad)>();
+        loss.Backward(leafDone: leaf => seen.Add((leaf, leaf.Grad!.ToArray())));
+        Assert.Equal(2, seen.Count);
+        Assert.Single(seen, s => ReferenceEquals(s.Leaf, x));
+        Assert.Equal(w.Grad!.ToArray(), Assert.Single(seen, s => ReferenceEquals(s.Leaf, w)).Grad);
+        Assert.Equal([2f, 0f, 7f], w.Grad!.ToArray()); // x + 2w
+        Assert.Null(b.Grad);
+    }
+
     [SkippableFact]
     public void MpiCollectivesAndGatherWithGradPassUnderThreeRanks()
     {
@@ -51,7 +72,7 @@ public sealed class CommunicatorTests
         Assert.True(job.Wait(TimeSpan.FromSeconds(60)), "the check did not finish within 60 s:\n" + job.Output);
         Assert.True(job.Process.ExitCode == 0, $"exit {job.Process.ExitCode}:\n{job.Output}");
         Assert.Contains("mpi: 3 rank(s) on cpu", job.Output);
-        foreach (var check in new[] { "all-reduce sum", "all-reduce average", "all-gather", "broadcast from rank 2", "broadcast bytes from rank 0", "barrier", "gather-with-grad + gradient mean" })
+        foreach (var check in new[] { "all-reduce sum", "all-reduce average", "all-gather", "broadcast from rank 2", "broadcast bytes from rank 0", "barrier", "gather-with-grad + overlapped mean" })
             Assert.Matches($@"mpi rank 0 of 3: {Regex.Escape(check)} +max error \S+  ok", job.Output);
         Assert.DoesNotContain("FAILED", job.Output);
     }
