@@ -158,11 +158,10 @@ public sealed partial class DataParallelTests(ITestOutputHelper log)
         finally { Signal("KILL", pid); }
     }
 
-    static void Signal(string signal, string pid)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, pid]);
-        kill.WaitForExit();
-    }
+    static void Signal(string signal, string pid) => Kill(int.Parse(pid), signal == "STOP" ? 19 : 9); // Linux signal numbers
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    static extern int Kill(int pid, int signal);
 
     [GeneratedRegex(@"mpi rank 1 of 2, pid (\d+)")]
     private static partial Regex RankLine();
