@@ -2,8 +2,10 @@
 # One unattended CUDA check for a machine lent an NVIDIA GPU (docs/GPU.md). Two parts:
 #   1. where the .NET SDK is: publish src/Cleft.Train as a self-contained single-file linux-x64 `cleft` into
 #      out/gpu-check/ (the GPU machine has neither .NET nor network, so it gets a binary that needs neither);
-#   2. where nvidia-smi is: device and driver, `cleft devices`, `cleft mlp` on CUDA, `cleft demo` on CUDA and on
-#      CPU, both results tables and the largest per-step difference between the two stage-1 loss curves.
+#   2. where nvidia-smi is: device and driver, `cleft devices`, a 1-rank NCCL check (`cleft devices --dist-check
+#      nccl`: all-reduce, all-gather, broadcast, gather-with-grad on the GPU; skipped, not failed, when libnccl.so.2
+#      is not installed, which the command names), `cleft mlp` on CUDA, `cleft demo` on CUDA and on CPU, both results
+#      tables and the largest per-step difference between the two stage-1 loss curves.
 # Every step runs under what is left of one overall time limit and reports its exit code; the last line is
 # "gpu-check: N passed, M failed" and the exit status is 1 when M > 0. Without a CUDA device part 2 says so and
 # is skipped, which is not a failure.
@@ -51,7 +53,7 @@ publish=1
 for arg in "$@"; do
   case "$arg" in
     --run|--no-publish) publish=0 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,6 +112,14 @@ if [[ ! -x "$CLEFT" ]]; then
   failed=$((failed + 1)); summary
 fi
 step devices "$CLEFT" devices
+# NCCL is not in the published binary: it comes with CUDA or pip's nvidia-nccl-cu12 (docs/DISTRIBUTED.md).
+NCCL_LOG="$(mktemp)"
+if ! step nccl-check bash -c '"$0" devices --dist-check nccl --device cuda 2>&1 | tee "$1"; exit "${PIPESTATUS[0]}"' "$CLEFT" "$NCCL_LOG" \
+   && grep -q 'libnccl.so.2 (NCCL) not found' "$NCCL_LOG"; then
+  failed=$((failed - 1))
+  echo "gpu-check: [skip] nccl-check: libnccl.so.2 is not installed here (places searched above): not counted as a failure, but the NCCL path went unexercised"
+fi
+rm -f "$NCCL_LOG"
 step mlp-cuda "$CLEFT" mlp --device cuda --steps 200
 step demo-cuda "$CLEFT" demo --device cuda --out "$ROOT/out/gpu-demo" "${DEMO_ARGS[@]}"
 step demo-cpu "$CLEFT" demo --device cpu --out "$ROOT/out/cpu-demo" "${DEMO_ARGS[@]}"

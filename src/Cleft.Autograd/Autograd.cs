@@ -84,7 +84,12 @@ public static class GradMode
 /// <summary>The backward pass: reverse topological order over the recorded graph.</summary>
 public static class Autograd
 {
-    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph)
+    /// <param name="leafDone">
+    /// Called for a leaf (with a gradient) as soon as the pass has visited every edge into it, so its gradient is
+    /// final for this pass while the rest of the backward still runs: data parallel starts all-reducing it then.
+    /// A leaf reached only through parts of the graph no gradient flowed into is never reported.
+    /// </param>
+    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph, Action<Tensor>? leafDone = null)
     {
         if (!root.RequiresGrad)
             throw new InvalidOperationException($"Backward: {root.Describe()} does not require grad (no input needed a gradient, or it was made under NoGrad)");
@@ -102,6 +107,8 @@ public static class Autograd
 
         if (root.IsLeaf) { AccumulateLeaf(root, grads[root]); grads[root].Dispose(); return; }
         var profile = BackwardProfile.Active;
+        var pending = leafDone is null ? null : LeafEdges(order);
+        var pendingDone = new List<Tensor>(); // reported after the node's accumulation into them
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var node = order[i];
@@ -119,6 +126,8 @@ public static class Autograd
             {
                 var parent = fn.Parents[p];
                 var g = parentGrads[p];
+                if (pending is not null && parent.IsLeaf && parent.RequiresGrad && --pending[parent] == 0 && (g is not null || parent.Grad is not null))
+                    pendingDone.Add(parent);
                 if (g is null || !parent.RequiresGrad) { if (g is not null && !ReferenceEquals(g, gOut)) g.Dispose(); continue; }
                 if (!ShapeUtil.Same(g.Shape, parent.Shape))
                     throw new InvalidOperationException($"{fn.Name}: backward produced gradient {g.ShapeString} for input {parent.Describe()}");
@@ -141,8 +150,21 @@ public static class Autograd
                 profile.Add(fn.Name, t1 - t0);
                 profile.Add(BackwardProfile.Accumulate, t2 - t1);
             }
+            foreach (var leaf in pendingDone) leafDone!(leaf);
+            pendingDone.Clear();
         }
         foreach (var g in grads.Values) g.Dispose();
+    }
+
+    /// <summary>For each leaf that requires a gradient, the number of edges into it from the graph's functions.</summary>
+    static Dictionary<Tensor, int> LeafEdges(List<Tensor> order)
+    {
+        var edges = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        foreach (var node in order)
+            if (node.Creator is { } fn)
+                foreach (var parent in fn.Parents)
+                    if (parent.IsLeaf && parent.RequiresGrad) edges[parent] = edges.GetValueOrDefault(parent) + 1;
+        return edges;
     }
 
     static void AccumulateLeaf(Tensor leaf, Tensor g)

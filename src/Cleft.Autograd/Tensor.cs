@@ -130,8 +130,10 @@ public class Tensor : IDisposable
     /// <summary>
     /// Back-propagates from this tensor (a scalar loss unless <paramref name="gradient"/> is given). Gradients
     /// accumulate into the leaves' <see cref="Grad"/>. The graph is freed afterwards unless <paramref name="retainGraph"/>.
+    /// <paramref name="leafDone"/> hears of each leaf whose gradient is final while the pass goes on (see Autograd.Backward).
     /// </summary>
-    public void Backward(Tensor? gradient = null, bool retainGraph = false) => Autograd.Backward(this, gradient, retainGraph);
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, Action<Tensor>? leafDone = null) =>
+        Autograd.Backward(this, gradient, retainGraph, leafDone);
 
     /// <summary>A new leaf sharing this tensor's storage, cut from the graph.</summary>
     public Tensor Detach() => ViewAs(Shape);

@@ -94,12 +94,15 @@ public sealed partial class CleftModel : Module
     /// <summary>L2-normalised text embeddings [B, EmbedDim].</summary>
     public Tensor EncodeTexts(Gpt2TextBatch texts) => Ops.L2Normalize(Text.Forward(texts));
 
-    /// <summary>The symmetric contrastive loss of paired images and captions (mean or sum per <see cref="CleftConfig.SumLoss"/>).</summary>
-    public Tensor Forward(Tensor pixels, Gpt2TextBatch texts)
+    /// <summary>
+    /// The symmetric contrastive loss of paired images and captions (mean or sum per <see cref="CleftConfig.SumLoss"/>);
+    /// with a <paramref name="group"/> of several ranks, over the global batch (see <see cref="ContrastiveHead.Forward"/>).
+    /// </summary>
+    public Tensor Forward(Tensor pixels, Gpt2TextBatch texts, Kernels.Distributed.ICommunicator? group = null)
     {
         if (pixels.Shape[0] != texts.Batch)
             throw new ArgumentException($"CleftModel: {pixels.Shape[0]} images but {texts.Batch} captions");
-        return Head.Forward(Image.Forward(pixels), Text.Forward(texts));
+        return Head.Forward(Image.Forward(pixels), Text.Forward(texts), group);
     }
 
     /// <summary>Trainable parameters by name (what a checkpoint holds, LoRA included).</summary>

@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Kernels.Distributed;
 
 namespace Cleft.Models.Clip;
 
@@ -18,9 +19,17 @@ public sealed class ContrastiveHead : Module
     public LogitScale Scale { get; }
     public bool Sum { get; }
 
-    /// <summary>img [N, D], txt [N, D] (raw projections) -> scalar loss.</summary>
-    public Tensor Forward(Tensor img, Tensor txt) =>
-        Ops.ContrastiveLoss(Ops.L2Normalize(img), Ops.L2Normalize(txt), Scale.Value, Sum);
+    /// <summary>
+    /// img [N, D], txt [N, D] (raw projections) -> scalar loss. With a <paramref name="group"/> of several ranks the
+    /// normalised embeddings of every rank are gathered first (<see cref="Ops.AllGather"/>), so the loss and its
+    /// negatives are those of the global batch, the same value on every rank.
+    /// </summary>
+    public Tensor Forward(Tensor img, Tensor txt, ICommunicator? group = null)
+    {
+        Tensor i = Ops.L2Normalize(img), t = Ops.L2Normalize(txt);
+        if (group is { Size: > 1 }) (i, t) = (Ops.AllGather(i, group), Ops.AllGather(t, group));
+        return Ops.ContrastiveLoss(i, t, Scale.Value, Sum);
+    }
 
     /// <summary>Stage 2: images [N, D] against class-prompt embeddings [K, D] with labels.</summary>
     public Tensor Classification(Tensor img, Tensor classes, IntTensor labels) =>

@@ -16,6 +16,7 @@ public static class PretrainCommand
         var model = new ModelOptions(o);
         var maxBad = o.Add("max-bad-steps", BadStepGuard.DefaultMaxBadSteps, "steps with a NaN/inf loss or gradient norm are skipped; this many in a row stop the run", CommandOptions.Positive);
         var device = new DeviceOptions(o);
+        var dist = new DistOptions(o);
         var lr = o.Add("lr", 4e-5f, "peak learning rate (AdamW)", CommandOptions.Positive);
         var minLr = o.Add("min-lr", 0f, "learning rate at the end of the cosine", CommandOptions.NonNegative);
         var wd = o.Add("weight-decay", 0.1f, "AdamW weight decay (not on 1-D parameters)", CommandOptions.NonNegative);
@@ -49,8 +50,7 @@ public static class PretrainCommand
                 Augmentation = augment.Steps(r), SkipBadImages = r.GetValue(skipBad), Workers = r.GetValue(workers),
                 EvalEvery = r.GetValue(evalEvery), Out = r.GetValue(outDir)!, Resume = r.GetValue(resume),
             };
-            using var dev = device.Create(r);
-            PretrainRun.Run(dev, options, o.Resolved(r), output);
+            dist.Run(r, device, (dev, comm) => PretrainRun.Run(dev, options, o.Resolved(r), output, comm));
             return 0;
         });
         return cmd;

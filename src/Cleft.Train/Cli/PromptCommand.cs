@@ -34,6 +34,7 @@ public static class PromptCommand
             v => v is "paper" or "code" ? null : "paper or code");
         var maxBad = o.Add("max-bad-steps", BadStepGuard.DefaultMaxBadSteps, "steps with a NaN/inf loss or gradient norm are skipped; this many in a row stop the run", CommandOptions.Positive);
         var device = new DeviceOptions(o);
+        var dist = new DistOptions(o);
         var outDir = o.OptionalString("out", "run folder for the prompts (config.json, metrics.jsonl, checkpoints/, plots/)", required: true);
         var resume = o.Flag("resume", "continue the prompt run in --out from its last checkpoint");
         cmd.SetAction(r =>
@@ -52,8 +53,7 @@ public static class PromptCommand
                 Variant = r.GetValue(variant) == "code" ? PromptLearner.Variant.ReleasedCode : PromptLearner.Variant.Paper,
             };
             if (options.Init.Length == 0) throw new CliUsageException("the template has no text before {}: give the context's starting phrase with --init");
-            using var dev = device.Create(r);
-            PromptRun.Run(dev, options, o.Resolved(r), output);
+            dist.Run(r, device, (dev, comm) => PromptRun.Run(dev, options, o.Resolved(r), output, comm));
             return 0;
         });
         return cmd;

@@ -43,8 +43,15 @@ public static class ToolCommands
     public static Command Devices(TextWriter output)
     {
         var cmd = new Command("devices", "list the devices this machine offers");
-        cmd.SetAction(_ =>
+        var o = new CommandOptions(cmd);
+        var check = o.OptionalString("dist-check", "instead of listing: check every collective and gather-with-grad on a communicator (mpi or nccl; " +
+            "under mpirun -np N, or alone as one rank) and exit 1 on a failure");
+        var device = new DeviceOptions(o);
+        var dist = new DistOptions(o, chooseKind: false);
+        cmd.SetAction(r =>
         {
+            if (r.GetValue(check) is { } kind)
+                return DistOptions.Check(r, kind, device, dist, output);
             foreach (var name in Kernels.Devices.Names.Where(n => n != "auto"))
             {
                 try

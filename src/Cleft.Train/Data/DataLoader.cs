@@ -17,13 +17,20 @@ public sealed record ImageBatch(float[] Pixels, int Count, int Size, string[] Ca
 /// <param name="Augment">Train augmentation (seeded per sample) instead of the eval transform.</param>
 /// <param name="Prefetch">Batches decoded ahead of the consumer (bounded queue).</param>
 /// <param name="Workers">Images decoded in parallel inside a batch (the machine has 2 cores).</param>
+/// <param name="ShardIndex">Data parallel: this rank decodes only part <paramref name="ShardIndex"/> of <paramref name="ShardCount"/>
+/// equal, consecutive parts of every batch (the batch size is the global batch); order, seeds and augmentation stay those
+/// of the whole batch, so the ranks' parts together are exactly one process's batch.</param>
 public sealed record LoaderOptions(int BatchSize, bool Shuffle = true, ulong Seed = 42, bool Augment = false,
-    bool DropLast = false, int Prefetch = 2, int Workers = 2)
+    bool DropLast = false, int Prefetch = 2, int Workers = 2, int ShardIndex = 0, int ShardCount = 1)
 {
     public void Validate()
     {
         if (BatchSize <= 0) throw new ArgumentException($"batch size must be positive, got {BatchSize}");
         if (Prefetch <= 0 || Workers <= 0) throw new ArgumentException($"prefetch ({Prefetch}) and workers ({Workers}) must be positive");
+        if (ShardCount <= 0 || ShardIndex < 0 || ShardIndex >= ShardCount)
+            throw new ArgumentException($"shard {ShardIndex} of {ShardCount} is not a valid shard");
+        if (BatchSize % ShardCount != 0)
+            throw new ArgumentException($"a global batch of {BatchSize} does not split evenly over {ShardCount} ranks; use a multiple of {ShardCount}");
     }
 }
 
@@ -134,6 +141,14 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
     public ImageBatch MakeBatch(int[] order, int b, int epoch)
     {
         int start = b * Options.BatchSize, n = Math.Min(Options.BatchSize, order.Length - start);
+        if (Options.ShardCount > 1)
+        {
+            // Full batches split evenly (Validate checks the batch size), as feature gathers need; only the last,
+            // short batch of a loader without DropLast can split unevenly (or leave a rank nothing: no batch).
+            int from = (int)((long)n * Options.ShardIndex / Options.ShardCount), to = (int)((long)n * (Options.ShardIndex + 1) / Options.ShardCount);
+            start += from;
+            n = to - from;
+        }
         int per = Dataset.SampleFloats;
         var pixels = new float[n * per];
         var ok = new bool[n];

@@ -1,7 +1,9 @@
+using Cleft.Autograd.Distributed;
 using Cleft.Autograd.IO;
 using System.Diagnostics;
 using System.Globalization;
 using Cleft.Kernels;
+using Cleft.Kernels.Distributed;
 using Cleft.Models.Recipe;
 using Cleft.Train.Cli;
 using Cleft.Train.Data;
@@ -40,12 +42,21 @@ public sealed record PretrainResult(string RunDirectory, string Checkpoint, int 
 /// validation loss and checkpoints every <see cref="PretrainOptions.EvalEvery"/> steps, metrics.jsonl, plots.
 /// With <see cref="PretrainOptions.Resume"/> it continues from the run's last checkpoint at the saved data
 /// position, so the losses equal an uninterrupted run's bit for bit on the CPU backend.
+/// With a <paramref name="group"/> of several ranks (docs/DISTRIBUTED.md) --batch is the global batch: each rank
+/// loads its equal shard of every batch and the trainer steps as one process would on the whole batch; rank 0 alone
+/// writes the run folder and logs. The data position is the global batch's, so a run resumes at any rank count
+/// that divides the batch.
 /// </summary>
 public static class PretrainRun
 {
-    public static PretrainResult Run(IBackend device, PretrainOptions o, IReadOnlyDictionary<string, object?> resolvedOptions, TextWriter log)
+    public static PretrainResult Run(IBackend device, PretrainOptions o, IReadOnlyDictionary<string, object?> resolvedOptions, TextWriter log,
+        ICommunicator? group = null)
     {
         var clock = Stopwatch.StartNew();
+        var parallel = group is { Size: > 1 } ? new DataParallel(group) : null;
+        int shards = parallel?.Size ?? 1;
+        bool writer = parallel?.IsRoot ?? true;
+        if (!writer) log = TextWriter.Null; // the other ranks train in step with rank 0, silently
         var train = o.Data.Load(o.TrainCsv, needCaptions: true, needLabels: false);
         var val = o.ValCsv is null ? null : o.Data.Load(o.ValCsv, needCaptions: true, needLabels: false);
         if (val is { Count: < 2 })
@@ -53,14 +64,17 @@ public static class PretrainRun
         if (train.Count < o.Batch)
             throw new ArgumentException($"{o.TrainCsv}: {train.Count} rows, fewer than one batch of {o.Batch}; lower --batch");
 
-        var run = new RunFolder(o.Out);
-        var store = Path.Combine(run.Root, RunFolder.CheckpointFolder);
+        if (parallel is not null) CheckShardable(o, shards, val?.Count);
+        string root = Path.GetFullPath(o.Out);
+        var run = writer ? new RunFolder(root) : null;
+        var store = Path.Combine(root, RunFolder.CheckpointFolder);
         if (!o.Resume && File.Exists(Path.Combine(store, CheckpointStore.IndexFile)))
-            throw new ArgumentException($"{run.Root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
+            throw new ArgumentException($"{root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
 
         var preprocess = ImageSizes(o.Model.ImageSize, o.Augmentation);
         var loader = new DataLoader(new ImageDataset(train, preprocess, o.SkipBadImages),
-            new LoaderOptions(o.Batch, Shuffle: true, Seed: o.Model.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers));
+            new LoaderOptions(o.Batch, Shuffle: true, Seed: o.Model.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers,
+                ShardIndex: parallel?.Rank ?? 0, ShardCount: shards));
         int totalSteps = o.Epochs is { } epochs
             ? Math.Max(1, (int)Math.Ceiling(epochs * loader.BatchesPerEpoch / o.Accumulate))
             : o.Stage1.TotalSteps;
@@ -68,21 +82,25 @@ public static class PretrainRun
         var stage1 = o.Stage1 with { TotalSteps = totalSteps, WarmupSteps = Math.Min(o.Stage1.WarmupSteps, totalSteps - 1), CheckpointDirectory = store };
 
         using var model = CleftModel.Build(device, o.Model);
-        using var trainer = new Stage1Trainer(model, stage1);
+        using var trainer = new Stage1Trainer(model, stage1, parallel);
         var position = new DataPosition(0, 0);
         if (o.Resume && trainer.ResumeLatest() is { } resumed)
         {
             position = resumed.Data ?? throw new InvalidDataException($"{resumed.Directory}: the checkpoint has no data position");
-            run.Metrics.TruncateAfter(trainer.Step);
+            run?.Metrics.TruncateAfter(trainer.Step);
             log.WriteLine($"pretrain: resumed from {resumed.Directory} at step {trainer.Step} (epoch {position.Epoch}, batch {position.Batch})");
         }
         else if (o.Resume) log.WriteLine($"pretrain: --resume given but {store} has no checkpoint yet; starting fresh");
-        run.WriteConfig("pretrain", resolvedOptions, $"{device.Name} ({device.Description})");
-        DurableFile.WriteAllText(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
+        if (run is not null)
+        {
+            run.WriteConfig("pretrain", resolvedOptions, $"{device.Name} ({device.Description})" + (parallel is null ? "" : $" x {shards} ranks ({group!.Kind})"));
+            DurableFile.WriteAllText(run.PathOf(CleftModelSpec.FileName), o.Model.ToJson(trainer.Fingerprint));
+        }
 
         log.WriteLine($"pretrain: {train.Count} training pairs ({loader.BatchesPerEpoch} batches of {o.Batch} per epoch)" +
             (val is null ? "" : $", {val.Count} validation pairs") + $"; {model.ParameterCount(trainableOnly: true):N0} trainable of " +
-            $"{model.ParameterCount() + model.Text.Transformer.HalfParameterCount:N0} parameters; {totalSteps} steps on {device.Name}; run folder {run.Root}");
+            $"{model.ParameterCount() + model.Text.Transformer.HalfParameterCount:N0} parameters; {totalSteps} steps on {device.Name}" +
+            (parallel is null ? "" : $" x {shards} ranks ({group!.Kind}, {o.Batch / shards} pairs each per batch)") + $"; run folder {root}");
 
         float lastLoss = float.NaN;
         float? valLoss = null;
@@ -110,7 +128,7 @@ public static class PretrainRun
                     if (step % stage1.LogEvery == 0 || step == totalSteps)
                     {
                         double seconds = Math.Max(rate.Elapsed.TotalSeconds, 1e-9), stepsPerSecond = (step - rateFrom) / seconds;
-                        run.Metrics.Append("train", new Dictionary<string, object?>
+                        run?.Metrics.Append("train", new Dictionary<string, object?>
                         {
                             ["step"] = step, ["loss"] = lastLoss, ["lr"] = trainer.LearningRate, ["logit_scale"] = model.LogitScale.Read(),
                             ["epoch"] = position.Epoch, ["steps_per_s"] = stepsPerSecond, ["images_per_s"] = stepsPerSecond * o.Batch * o.Accumulate,
@@ -123,22 +141,22 @@ public static class PretrainRun
                     }
                     if ((o.EvalEvery > 0 && step % o.EvalEvery == 0) || step == totalSteps)
                     {
-                        valLoss = val is null ? null : Validate(trainer, val, preprocess, o);
+                        valLoss = val is null ? null : Validate(trainer, val, preprocess, o, parallel);
                         if (valLoss is { } v)
                         {
-                            run.Metrics.Append("val", new Dictionary<string, object?> { ["step"] = step, ["val_loss"] = v });
+                            run?.Metrics.Append("val", new Dictionary<string, object?> { ["step"] = step, ["val_loss"] = v });
                             ticker.Note(string.Create(CultureInfo.InvariantCulture, $"pretrain: step {step}  validation loss {v:F4}"));
                         }
-                        checkpoint = trainer.SaveCheckpoint(valLoss, null, position);
+                        if (writer) checkpoint = trainer.SaveCheckpoint(valLoss, null, position);
                     }
                 }
             });
         }
         if (loader.Dataset.SkipReport() is { Length: > 0 } skipped) log.Write(skipped);
-        DrawPlots(run);
+        if (run is not null) DrawPlots(run);
         log.WriteLine($"pretrain: done, {trainer.Step} steps, last loss {lastLoss:F4}" + (valLoss is { } vl ? $", validation loss {vl:F4}" : "") +
                       $", {clock.Elapsed.TotalSeconds:F0} s; checkpoint {checkpoint}");
-        return new PretrainResult(run.Root, checkpoint, trainer.Step, lastLoss, valLoss, clock.Elapsed.TotalSeconds);
+        return new PretrainResult(root, checkpoint, trainer.Step, lastLoss, valLoss, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -148,7 +166,7 @@ public static class PretrainRun
     /// console. Its step is the one attempted, so a resume truncating after its checkpoint drops it with the
     /// steps it replays.
     /// </summary>
-    internal static float GuardedStep(Func<float> step, BadStepGuard guard, RunFolder run, IProgressTicker ticker, string command)
+    internal static float GuardedStep(Func<float> step, BadStepGuard guard, RunFolder? run, IProgressTicker ticker, string command)
     {
         float loss;
         try { loss = step(); }
@@ -161,10 +179,10 @@ public static class PretrainRun
         return loss;
     }
 
-    static void LogSkip(RunFolder run, BadStepGuard guard, IProgressTicker ticker, string command)
+    static void LogSkip(RunFolder? run, BadStepGuard guard, IProgressTicker ticker, string command)
     {
         var skip = guard.Last ?? throw new InvalidOperationException("LogSkip: no step was skipped");
-        run.Metrics.Append("skipped", new Dictionary<string, object?>
+        run?.Metrics.Append("skipped", new Dictionary<string, object?>
         {
             ["step"] = skip.Step, ["loss"] = skip.Loss, ["grad_norm"] = skip.GradNorm, ["reason"] = skip.Reason,
             ["skipped_steps"] = guard.Skipped, ["in_a_row"] = guard.InARow,
@@ -193,12 +211,26 @@ public static class PretrainRun
         }
     }
 
-    static float Validate(Stage1Trainer trainer, Manifest val, PreprocessOptions preprocess, PretrainOptions o)
+    /// <summary>Validation loss over full batches; with several ranks, sharded like training (batches rounded down to a multiple of the rank count).</summary>
+    static float Validate(Stage1Trainer trainer, Manifest val, PreprocessOptions preprocess, PretrainOptions o, DataParallel? parallel)
     {
-        int batch = Math.Min(o.Batch, val.Count);
+        int shards = parallel?.Size ?? 1;
+        int batch = Math.Min(o.Batch, val.Count) / shards * shards;
         var loader = new DataLoader(new ImageDataset(val, preprocess, o.SkipBadImages),
-            new LoaderOptions(batch, Shuffle: false, Augment: false, DropLast: val.Count >= batch, Workers: o.Workers));
-        return trainer.Validate(loader.Epoch(0).Where(b => b.Count > 1).Select(b => (b.Pixels, (IReadOnlyList<string>)b.Captions)));
+            new LoaderOptions(batch, Shuffle: false, Augment: false, DropLast: val.Count >= batch, Workers: o.Workers,
+                ShardIndex: parallel?.Rank ?? 0, ShardCount: shards));
+        return trainer.Validate(loader.Epoch(0).Where(b => b.Count * shards > 1).Select(b => (b.Pixels, (IReadOnlyList<string>)b.Captions)));
+    }
+
+    /// <summary>What data parallel needs of the options, checked before anything is loaded or written.</summary>
+    static void CheckShardable(PretrainOptions o, int ranks, int? valCount)
+    {
+        if (o.Batch % ranks != 0)
+            throw new ArgumentException($"--batch {o.Batch} is the global batch and must split evenly over {ranks} ranks; use a multiple of {ranks}");
+        if (o.SkipBadImages)
+            throw new ArgumentException($"--skip-bad-images cannot be used with {ranks} ranks: a skipped image would leave the ranks' shards of a batch unequal");
+        if (valCount is { } n && n < ranks)
+            throw new ArgumentException($"{o.ValCsv}: {n} validation pairs, fewer than one per rank ({ranks})");
     }
 
     /// <summary>plots/training.png (loss and learning rate) and plots/val_loss.png from metrics.jsonl.</summary>

@@ -1,8 +1,10 @@
+using Cleft.Autograd.Distributed;
 using Cleft.Autograd.IO;
 using System.Globalization;
 using System.Text.Json;
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Kernels.Distributed;
 using Cleft.Models.Recipe;
 using Cleft.Train.Cli;
 using Cleft.Train.Data;
@@ -45,38 +47,57 @@ public sealed record PromptSpec(string Stage1Model, string[] Classes, int Contex
 /// N context vectors trained with the zero-shot cross-entropy by SGD (or the released code's variant), the
 /// validation loss and accuracy every <see cref="PromptOptions.EvalEvery"/> steps, checkpoints and exact resume
 /// as in stage 1. <see cref="LoadClassifier"/> turns the run folder back into a zero-shot classifier.
+/// With a <paramref name="group"/> of several ranks (the paper's variant; docs/DISTRIBUTED.md) each rank trains on
+/// its shard of every batch with gradients averaged, validation is split over the ranks and summed, and rank 0
+/// alone writes the run folder.
 /// </summary>
 public static class PromptRun
 {
-    public static string Run(IBackend device, PromptOptions o, IReadOnlyDictionary<string, object?> resolved, TextWriter log)
+    public static string Run(IBackend device, PromptOptions o, IReadOnlyDictionary<string, object?> resolved, TextWriter log, ICommunicator? group = null)
     {
+        var parallel = group is { Size: > 1 } ? new DataParallel(group) : null;
+        int shards = parallel?.Size ?? 1;
+        bool writer = parallel?.IsRoot ?? true;
+        if (!writer) log = TextWriter.Null;
+        if (parallel is not null && o.Variant != PromptLearner.Variant.Paper)
+            throw new ArgumentException($"--variant code with {shards} ranks: its InfoNCE would see only each rank's negatives; use one process or the paper's variant");
         var train = o.Data.Load(o.TrainCsv, needCaptions: false, needLabels: true);
         var val = o.ValCsv is null ? null : o.Data.Load(o.ValCsv, needCaptions: false, needLabels: true);
         if (train.ClassNames.Count < 2) throw new ArgumentException($"{o.TrainCsv}: need at least 2 classes, got [{string.Join(", ", train.ClassNames)}]");
-        var run = new RunFolder(o.Out);
-        string store = run.Checkpoints;
+        string root = Path.GetFullPath(o.Out);
+        var run = writer ? new RunFolder(root) : null;
+        string store = Path.Combine(root, RunFolder.CheckpointFolder);
         if (!o.Resume && File.Exists(Path.Combine(store, CheckpointStore.IndexFile)))
-            throw new ArgumentException($"{run.Root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
+            throw new ArgumentException($"{root} already holds a run with checkpoints: pass --resume to continue it, or choose another --out");
 
         string modelDir = Path.GetFullPath(RunFolder.ModelDirectory(o.Stage1));
         using var model = CleftModel.Load(device, modelDir);
         using var prompts = new PromptLearner(model, train.ClassNames, o.Context, o.Init, o.Variant);
+        int batch = Math.Min(o.Batch, train.Count);
+        if (batch % shards != 0)
+            throw new ArgumentException($"a batch of {batch} (--batch {o.Batch}, {train.Count} images) does not split evenly over {shards} ranks; use a multiple of {shards}");
         var loader = new DataLoader(new ImageDataset(train, PretrainRun.ImageSizes(model.Config.ImageSize, o.Augmentation)),
-            new LoaderOptions(Math.Min(o.Batch, train.Count), Shuffle: true, Seed: o.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers));
-        using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps - 1), CheckpointDirectory = store });
+            new LoaderOptions(batch, Shuffle: true, Seed: o.Seed, Augment: o.Augmentation is not null, DropLast: true, Workers: o.Workers,
+                ShardIndex: parallel?.Rank ?? 0, ShardCount: shards));
+        using var trainer = new Stage2Trainer(prompts, o.Stage2 with { WarmupSteps = Math.Min(o.Stage2.WarmupSteps, o.Stage2.TotalSteps - 1), CheckpointDirectory = store },
+            parallel);
         var position = new DataPosition(0, 0);
         if (o.Resume && trainer.ResumeLatest() is { } resumed)
         {
             position = resumed.Data ?? throw new InvalidDataException($"{resumed.Directory}: the checkpoint has no data position");
-            run.Metrics.TruncateAfter(trainer.Step);
+            run?.Metrics.TruncateAfter(trainer.Step);
             log.WriteLine($"prompt: resumed from {resumed.Directory} at step {trainer.Step}");
         }
-        run.WriteConfig("prompt", resolved, $"{device.Name} ({device.Description})");
-        DurableFile.WriteAllText(run.PathOf(PromptSpec.FileName),
-            JsonSerializer.Serialize(new PromptSpec(modelDir, [.. train.ClassNames], o.Context, o.Init, o.Variant), new JsonSerializerOptions { WriteIndented = true }));
+        if (run is not null)
+        {
+            run.WriteConfig("prompt", resolved, $"{device.Name} ({device.Description})" + (parallel is null ? "" : $" x {shards} ranks ({group!.Kind})"));
+            DurableFile.WriteAllText(run.PathOf(PromptSpec.FileName),
+                JsonSerializer.Serialize(new PromptSpec(modelDir, [.. train.ClassNames], o.Context, o.Init, o.Variant), new JsonSerializerOptions { WriteIndented = true }));
+        }
         int total = o.Stage2.TotalSteps;
         log.WriteLine($"prompt: {o.Context} context tokens for {train.ClassNames.Count} classes ({string.Join(", ", train.ClassNames)}), " +
-            $"{train.Count} training images; {total} steps on {device.Name}; stage-1 model {modelDir}; run folder {run.Root}");
+            $"{train.Count} training images; {total} steps on {device.Name}" +
+            (parallel is null ? "" : $" x {shards} ranks ({group!.Kind})") + $"; stage-1 model {modelDir}; run folder {root}");
 
         string checkpoint = "";
         using (var batches = PretrainRun.Stream(loader, position).GetEnumerator())
@@ -92,7 +113,7 @@ public static class PromptRun
                     int step = trainer.Step;
                     if (step % o.Stage2.LogEvery == 0 || step == total)
                     {
-                        run.Metrics.Append("train", new Dictionary<string, object?>
+                        run?.Metrics.Append("train", new Dictionary<string, object?>
                         {
                             ["step"] = step, ["loss"] = loss, ["lr"] = trainer.LearningRate, ["skipped_steps"] = trainer.Guard.Skipped,
                         });
@@ -103,25 +124,27 @@ public static class PromptRun
                         float? valLoss = null;
                         if (val is not null)
                         {
-                            var (vl, acc) = Validate(prompts, val, o);
+                            var (vl, acc) = Validate(prompts, val, o, parallel);
                             valLoss = vl;
-                            run.Metrics.Append("val", new Dictionary<string, object?> { ["step"] = step, ["val_loss"] = vl, ["val_accuracy"] = acc });
+                            run?.Metrics.Append("val", new Dictionary<string, object?> { ["step"] = step, ["val_loss"] = vl, ["val_accuracy"] = acc });
                             ticker.Note(string.Create(CultureInfo.InvariantCulture, $"prompt: step {step}  validation loss {vl:F4}  accuracy {acc:P1}"));
                         }
-                        checkpoint = trainer.SaveCheckpoint(valLoss, null, position);
+                        if (writer) checkpoint = trainer.SaveCheckpoint(valLoss, null, position);
                     }
                 }
             });
-        PretrainRun.DrawPlots(run);
+        if (run is not null) PretrainRun.DrawPlots(run);
         log.WriteLine($"prompt: done, {trainer.Step} steps; checkpoint {checkpoint}");
-        return run.Root;
+        return root;
     }
 
-    /// <summary>Mean classification loss and accuracy on a labelled manifest (eval transform).</summary>
-    static (float Loss, double Accuracy) Validate(PromptLearner prompts, Manifest val, PromptOptions o)
+    /// <summary>Mean classification loss and accuracy on a labelled manifest (eval transform); with several ranks each takes its share of every batch and the sums are combined.</summary>
+    static (float Loss, double Accuracy) Validate(PromptLearner prompts, Manifest val, PromptOptions o, DataParallel? parallel)
     {
+        int shards = parallel?.Size ?? 1;
         var loader = new DataLoader(new ImageDataset(val, PretrainRun.ImageSizes(prompts.Model.Config.ImageSize)),
-            new LoaderOptions(Math.Min(o.Batch, val.Count), Shuffle: false, Augment: false, Workers: o.Workers));
+            new LoaderOptions(Math.Max(shards, Math.Min(o.Batch, val.Count) / shards * shards), Shuffle: false, Augment: false, Workers: o.Workers,
+                ShardIndex: parallel?.Rank ?? 0, ShardCount: shards));
         var zs = prompts.ToClassifier();
         using var _ = GradMode.NoGrad();
         double sum = 0;
@@ -134,6 +157,11 @@ public static class PromptRun
             var r = zs.Classify(b.Pixels, b.Count);
             for (int i = 0; i < b.Count; i++) if (r.Predictions[i] == b.Labels[i]) hit++;
             n += b.Count;
+        }
+        if (parallel is not null)
+        {
+            var total = parallel.SumOverRanks(prompts.Model.Device, (float)sum, n, hit);
+            (sum, n, hit) = (total[0], (int)total[1], (int)total[2]);
         }
         return ((float)(sum / n), (double)hit / n);
     }

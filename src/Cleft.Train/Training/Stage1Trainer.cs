@@ -1,4 +1,5 @@
 using Cleft.Autograd;
+using Cleft.Autograd.Distributed;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Recipe;
 
@@ -13,17 +14,23 @@ namespace Cleft.Train.Training;
 /// data position, frozen-weights fingerprint); <see cref="Resume"/> restores all of it, so a resumed run
 /// continues with bit-identical losses on the CPU backend, dropout included. A step with a non-finite loss or
 /// gradient norm is skipped (<see cref="BadStepGuard"/>): <see cref="LastStepSkipped"/> tells the caller.
+/// With a <see cref="DataParallel"/> of several ranks, each rank passes its shard of every global batch: the
+/// trainable weights start as rank 0's, the loss is taken over the gathered global batch (the same value on every
+/// rank), and the gradients are averaged before the step, so every rank makes the same update as one process
+/// would on the global batch. Only rank 0 may save checkpoints; every rank resumes from the same one.
 /// </summary>
 public sealed class Stage1Trainer : CheckpointedTrainer
 {
     int _stepsSinceReport;
 
-    public Stage1Trainer(CleftModel model, Stage1Options options)
+    public Stage1Trainer(CleftModel model, Stage1Options options, DataParallel? parallel = null)
         : base(CreateOptimizer(model, options), Schedule(options), model, model.FrozenFingerprint,
             options.CheckpointDirectory, options.KeepBest, options.MaxBadSteps)
     {
         Model = model;
         Options = options;
+        Parallel = parallel is { Size: > 1 } ? parallel : null;
+        Parallel?.BroadcastParameters(model.TrainableNamedParameters().Select(x => x.Param));
     }
 
     static WarmupCosine Schedule(Stage1Options options) =>
@@ -44,6 +51,8 @@ public sealed class Stage1Trainer : CheckpointedTrainer
 
     public CleftModel Model { get; }
     public Stage1Options Options { get; }
+    /// <summary>The ranks this trainer steps with (null: one process).</summary>
+    public DataParallel? Parallel { get; }
 
     /// <summary>One optimisation step on pixels [B, 3, S, S] and B captions; returns the loss.</summary>
     public float TrainStep(float[] pixels, IReadOnlyList<string> captions) => TrainStep([(pixels, captions)]);
@@ -65,18 +74,25 @@ public sealed class Stage1Trainer : CheckpointedTrainer
         double sum = 0;
         bool finite = true;
         Optimizer.ZeroGrad();
+        GradientMean? mean = null;
+        int index = 0;
         foreach (var (pixels, captions) in microBatches)
         {
             ArgumentNullException.ThrowIfNull(captions);
             using var scope = new TensorScope();
             using var texts = Model.TextBatch(captions);
-            var l = Model.Forward(Model.Pixels(pixels, captions.Count), texts);
+            var l = Model.Forward(Model.Pixels(pixels, captions.Count), texts, Parallel?.Communicator);
             float value = l.Item();
             sum += value;
             finite &= float.IsFinite(value);
-            if (finite) (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward();
+            if (!finite) continue;
+            // The last micro-batch's backward makes the gradients final: their all-reduce overlaps it, bucket by bucket.
+            if (++index == microBatches.Count) mean = Parallel?.BeginGradientMean(Optimizer.Groups.SelectMany(g => g.Parameters), $"step {Step + 1}: gradient all-reduce");
+            (microBatches.Count == 1 ? l : Ops.Scale(l, inv)).Backward(leafDone: mean is null ? null : mean.LeafDone);
         }
         float loss = (float)(sum * inv);
+        // The loss is global, so every rank agrees on whether it was finite and on whether to all-reduce.
+        if (finite) mean?.Finish();
         float norm = finite ? Optimizer.StepIfFinite() : float.NaN;
         if (!EndStep(loss, norm, lr)) return loss;
         _stepsSinceReport++;
@@ -105,7 +121,7 @@ public sealed class Stage1Trainer : CheckpointedTrainer
             {
                 using var scope = new TensorScope();
                 using var texts = Model.TextBatch(captions);
-                sum += Model.Forward(Model.Pixels(pixels, captions.Count), texts).Item();
+                sum += Model.Forward(Model.Pixels(pixels, captions.Count), texts, Parallel?.Communicator).Item();
                 n++;
             }
             if (n == 0) throw new ArgumentException("Stage1Trainer.Validate: no batches");

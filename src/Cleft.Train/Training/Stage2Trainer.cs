@@ -1,4 +1,5 @@
 using Cleft.Autograd;
+using Cleft.Autograd.Distributed;
 using Cleft.Autograd.IO;
 using Cleft.Autograd.Optim;
 using Cleft.Models.Recipe;
@@ -42,13 +43,15 @@ public sealed class Stage2Trainer : CheckpointedTrainer
 
     // The whole CLEFT model is frozen while the learner lives (only the released code's variant trains the image
     // tower), so the fingerprint covers the stage-1 weights the context is learned on.
-    public Stage2Trainer(PromptLearner prompts, Stage2Options options)
+    public Stage2Trainer(PromptLearner prompts, Stage2Options options, DataParallel? parallel = null)
         : base(CreateOptimizer(prompts, options), new WarmupCosine(options.LearningRate, options.WarmupSteps, options.TotalSteps, options.MinLearningRate),
             prompts.Model, prompts.Model.FrozenFingerprint, options.CheckpointDirectory, options.KeepBest, options.MaxBadSteps)
     {
         Prompts = prompts;
         Options = options;
         prompts.Model.Eval();
+        Parallel = parallel is { Size: > 1 } ? parallel : null;
+        Parallel?.BroadcastParameters(prompts.TrainedParameters.Select(x => x.Param));
     }
 
     static Sgd CreateOptimizer(PromptLearner prompts, Stage2Options options)
@@ -61,6 +64,11 @@ public sealed class Stage2Trainer : CheckpointedTrainer
 
     public PromptLearner Prompts { get; }
     public Stage2Options Options { get; }
+    /// <summary>
+    /// The ranks this trainer steps with (null: one process). The loss is a mean over images, so with equal shards
+    /// the mean of the ranks' losses and gradients is the global batch's; each rank passes its shard.
+    /// </summary>
+    public DataParallel? Parallel { get; }
 
     /// <summary>
     /// One step on pixels [B, 3, S, S] and labels [B]; returns the classification loss. A non-finite loss or
@@ -79,9 +87,12 @@ public sealed class Stage2Trainer : CheckpointedTrainer
             Optimizer.ZeroGrad();
             var l = Prompts.Loss(pixels, y);
             loss = l.Item();
+            // The global mean, so that every rank agrees on a bad step (a NaN on one rank reaches all).
+            if (Parallel is not null) loss = Parallel.SumOverRanks(Prompts.Model.Device, loss)[0] / Parallel.Size;
             if (float.IsFinite(loss))
             {
                 l.Backward();
+                Parallel?.AverageGradients(Optimizer.Groups.SelectMany(g => g.Parameters), $"step {Step + 1}: gradient all-reduce");
                 norm = Optimizer.StepIfFinite();
             }
         }
