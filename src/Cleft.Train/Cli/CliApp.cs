@@ -46,7 +46,7 @@ public static class CliApp
 
     static IEnumerable<Command> Commands(TextWriter output) =>
     [
-        DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output),
+        DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output), PtunifierCommand.Create(output),
         EvalCommands.ZeroShot(output), EvalCommands.Probe(output), EvalCommands.Retrieve(output), EvalCommands.Classify(output),
         ToolCommands.Synth(output), ToolCommands.Params(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
     ];
@@ -68,8 +68,10 @@ public static class CliApp
         if (at + 1 >= args.Length) throw new CliUsageException("--config needs a FILE.json");
         string file = args[at + 1];
         var rest = args.Take(at).Concat(args.Skip(at + 2)).ToList();
-        var command = root.Subcommands.FirstOrDefault(c => rest.Count > 0 && c.Name == rest[0])
+        Command command = root.Subcommands.FirstOrDefault(c => rest.Count > 0 && c.Name == rest[0])
             ?? throw new CliUsageException("--config goes after a command, e.g. 'cleft pretrain --config run.json'");
+        // A command group (`cleft ptunifier pretrain`): the options belong to the innermost named subcommand.
+        for (int depth = 1; depth < rest.Count && command.Subcommands.FirstOrDefault(c => c.Name == rest[depth]) is { } sub; depth++) command = sub;
         JsonElement options;
         try
         {
