@@ -6,7 +6,7 @@ namespace Cleft.Models.PTUnifier;
 /// <summary>
 /// One PTUnifier prompt pool: P learnable rows of width d, initialised N(0, 0.02). A query [B, d] (the mean
 /// embedding of the modality that is present) scores every row by dot product; the <see cref="TopK"/> best rows,
-/// best first, become the missing modality's pseudo tokens [B, k, d]. The choice itself is not differentiable (it is
+/// in pool order, become the missing modality's pseudo tokens [B, k, d]. The choice itself is not differentiable (it is
 /// made on the host from scores computed without a graph), but the chosen rows are gathered with an embedding lookup,
 /// so the loss's gradient reaches them — the released code selects under no_grad and its pools never learn.
 /// Parameter name: "prompts".
@@ -26,7 +26,7 @@ public sealed class PromptPool : Module
     public int Size => Prompts.Shape[0];
     public int Dim => Prompts.Shape[1];
 
-    /// <summary>Row indices [B, k] of the best-scoring rows per query, best first (ties: the lower index).</summary>
+    /// <summary>Row indices [B, k] of the best-scoring rows per query, in ascending row order (ties: the lower index wins).</summary>
     public int[] Select(Tensor query)
     {
         if (query.Rank != 2 || query.Dim(1) != Dim)
@@ -45,6 +45,9 @@ public sealed class PromptPool : Module
             // float.CompareTo ranks NaN lowest: a diverged query still selects, and its NaN loss reaches the step guard.
             Array.Sort(order, (x, y) => row[y].CompareTo(row[x]) is var c && c != 0 ? c : x.CompareTo(y));
             order.AsSpan(0, k).CopyTo(picked.AsSpan(i * k, k));
+            // Pool order, not score order: a small change of the query then swaps single rows in or out instead of
+            // reshuffling the positions of all the pseudo tokens.
+            picked.AsSpan(i * k, k).Sort();
         }
         return picked;
     }

@@ -29,8 +29,10 @@ public sealed class PtunifierTrainer : CheckpointedTrainer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        // The ViT's final LayerNorm is unused (the fusion reads the last block's tokens); left in, it would have no gradient.
-        var offPath = model.Vision.FinalNorm.Parameters().ToHashSet(ReferenceEqualityComparer.Instance);
+        // Off every loss's path, so never given a gradient: the ViT's final LayerNorm (the fusion reads the last block's
+        // tokens) and BERT's pooler (the fusion pools its own streams). Left in, clipping would read their empty slots.
+        var offPath = model.Vision.FinalNorm.Parameters().Concat(model.Text.NamedParameters().Where(x => x.Name.StartsWith("pooler.", StringComparison.Ordinal)).Select(x => x.Param))
+            .ToHashSet(ReferenceEqualityComparer.Instance);
         return new AdamW(ParamGroup.DecayAndNoDecay(model.NamedParameters().Where(x => !offPath.Contains(x.Param)), options.WeightDecay),
             options.LearningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay) { MaxGradNorm = options.MaxGradNorm };
     }
