@@ -22,7 +22,8 @@ public sealed partial class PtunifierModel
     public static PtunifierModel Build(IBackend device, PtunifierSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var model = new PtunifierModel(device, spec.Config(), BertPresets.Tokenizer(spec.Text), new Rng(spec.Seed)) { Spec = spec };
+        var tokenizer = BertPresets.Tokenizer(spec.Text);
+        var model = new PtunifierModel(device, spec.Config(), tokenizer, new Rng(spec.Seed)) { Spec = spec };
         try
         {
             if (Directory.Exists(spec.Vision)) VitCheckpoint.Load(model.Vision, Path.Combine(spec.Vision, "model.safetensors"));

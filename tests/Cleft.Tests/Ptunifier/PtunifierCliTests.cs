@@ -87,6 +87,7 @@ public sealed class PtunifierCliTests(ITestOutputHelper log)
         Assert.Equal(0, CliHarness.Run("synth", "--out", data, "--count", "20", "--size", "32").Code);
         var (code, _, err) = Run(log, With(Pretrain(data, dir.File("a"), 2), "--vision", "dinov2-vits14-reg"));
         Assert.Equal(1, code);
+        Assert.Contains("cleft ptunifier pretrain: ", err);
         Assert.Contains("384 wide", err);
         (code, _, err) = Run(log, With(Pretrain(data, dir.File("b"), 2), "--text", "bert-base-uncased"));
         Assert.Equal(1, code);
