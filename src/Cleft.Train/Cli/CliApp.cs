@@ -48,7 +48,7 @@ public static class CliApp
     [
         DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output), PtunifierCommand.Create(output),
         EvalCommands.ZeroShot(output), EvalCommands.Probe(output), EvalCommands.Retrieve(output), EvalCommands.Classify(output),
-        ToolCommands.Synth(output), ToolCommands.Params(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
+        ToolCommands.Synth(output), ToolCommands.Params(output), CompareCommand.Create(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
     ];
 
     /// <summary>"pretrain", or "ptunifier pretrain" for a command inside a group; "" for the root.</summary>

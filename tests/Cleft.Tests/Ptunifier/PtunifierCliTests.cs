@@ -8,7 +8,7 @@ namespace Cleft.Tests.Ptunifier;
 
 /// <summary>
 /// `cleft ptunifier` end to end on `cleft synth` data: pretrain into a run folder (config, metrics with each objective,
-/// ptunifier.json, checkpoints, plots), zeroshot / retrieve / probe from it, resume through --config, and the errors
+/// ptunifier.json, checkpoints, plots), zeroshot / retrieve / probe from it, `cleft compare` beside a CLEFT run, resume through --config, and the errors
 /// for a tower pair whose widths differ and for a BERT preset without a vocabulary.
 /// </summary>
 public sealed class PtunifierCliTests(ITestOutputHelper log)
@@ -70,6 +70,20 @@ public sealed class PtunifierCliTests(ITestOutputHelper log)
             "--label-col", "label", "--fractions", "100", "--device", "cpu");
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(run, "probe-test-100pct.json")));
+
+        // A CLEFT run on the same data, and both side by side.
+        string cleft = dir.File("cleft");
+        (code, _, err) = Run(log, "pretrain", "--train", Path.Combine(data, "train.csv"), "--out", cleft, "--vision", "tiny", "--text", "tiny",
+            "--image-size", "32", "--embed-dim", "16", "--max-tokens", "16", "--steps", "2", "--batch", "8", "--warmup", "1", "--no-augment",
+            "--workers", "1", "--device", "cpu");
+        Assert.True(code == 0, err);
+        (code, _, err) = Run(log, "zeroshot", "--run", cleft, "--test", test, "--label-col", "label", "--device", "cpu");
+        Assert.True(code == 0, err);
+        (code, var table, err) = Run(log, "compare", run, cleft, "--name", "zeroshot");
+        Assert.True(code == 0, err);
+        Assert.Contains("PTUnifier (bert-tiny)", table);
+        Assert.Contains("CLEFT (tiny, LoRA)", table);
+        Assert.Equal(2, table.Split('\n').Count(l => l.Contains("zeroshot-test", StringComparison.Ordinal)));
 
         // --config reads the run's options back (through the nested command); the flags given here win.
         (code, var output, err) = Run(log, "ptunifier", "pretrain", "--config", Path.Combine(run, RunFolder.ConfigFile), "--steps", "6", "--resume");
