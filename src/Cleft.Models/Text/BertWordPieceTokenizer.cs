@@ -17,15 +17,18 @@ public sealed partial class BertWordPieceTokenizer
 {
     readonly BertTokenizer _bert;
 
-    BertWordPieceTokenizer(BertTokenizer bert, int vocabSize, bool doLowerCase, bool stripAccents)
+    BertWordPieceTokenizer(BertTokenizer bert, string[] tokens, bool doLowerCase, bool stripAccents)
     {
         _bert = bert;
-        VocabSize = vocabSize;
+        Tokens = tokens;
         DoLowerCase = doLowerCase;
         StripAccents = stripAccents;
     }
 
-    public int VocabSize { get; }
+    public int VocabSize => Tokens.Count;
+    /// <summary>The vocabulary by id (MLM's whole-word masking reads the "##" continuations from it).</summary>
+    public IReadOnlyList<string> Tokens { get; }
+    public int MaskId => _bert.MaskingTokenId;
     public bool DoLowerCase { get; }
     /// <summary>The effective setting: HF strips accents when strip_accents is true, or unset with do_lower_case.</summary>
     public bool StripAccents { get; }
@@ -45,13 +48,26 @@ public sealed partial class BertWordPieceTokenizer
         try { lines = File.ReadAllLines(vocabPath); }
         catch (IOException e) { throw new InvalidDataException($"{vocabPath}: cannot read the BERT vocabulary: {e.Message}", e); }
         // ReadAllLines splits \n, \r\n and \r and leaves no extra line for a trailing newline, as HF's load_vocab.
-        if (lines.Length == 0) throw new InvalidDataException($"{vocabPath}: the BERT vocabulary is empty");
+        return FromTokens(lines, vocabPath, doLowerCase, stripAccents, tokenizeChineseChars);
+    }
+
+    /// <summary>
+    /// From a vocabulary held in memory (id = index), e.g. a preset built in code; <paramref name="source"/> names
+    /// it in errors.
+    /// </summary>
+    public static BertWordPieceTokenizer FromTokens(IReadOnlyList<string> vocab, string source, bool doLowerCase = true, bool? stripAccents = null,
+        bool tokenizeChineseChars = true)
+    {
+        ArgumentNullException.ThrowIfNull(vocab);
+        string[] lines = [.. vocab];
+        if (lines.Length == 0) throw new InvalidDataException($"{source}: the BERT vocabulary is empty");
         var tokens = lines.ToHashSet(StringComparer.Ordinal);
         var missing = Required.Where(t => !tokens.Contains(t)).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"{vocabPath}: the BERT vocabulary lacks {string.Join(", ", missing)}");
+        if (missing.Count > 0) throw new InvalidDataException($"{source}: the BERT vocabulary lacks {string.Join(", ", missing)}");
         bool strip = stripAccents ?? doLowerCase;
         var special = Required.ToDictionary(t => t, t => Array.IndexOf(lines, t));
-        var bert = BertTokenizer.Create(vocabPath, new BertOptions
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
+        var bert = BertTokenizer.Create(stream, new BertOptions
         {
             PreTokenizer = new RegexPreTokenizer(HfWordOrPunctuation(), special),
             LowerCaseBeforeTokenization = doLowerCase,
@@ -59,7 +75,7 @@ public sealed partial class BertWordPieceTokenizer
             IndividuallyTokenizeCjk = tokenizeChineseChars,
             ApplyBasicTokenization = true,
         });
-        return new BertWordPieceTokenizer(bert, lines.Length, doLowerCase, strip);
+        return new BertWordPieceTokenizer(bert, lines, doLowerCase, strip);
     }
 
     /// <summary>Loads a Hugging Face model folder: vocab.txt, plus tokenizer_config.json when present.</summary>

@@ -32,24 +32,33 @@ public static class CliApp
         var parsed = root.Parse(expanded);
         if (parsed.Errors.Count > 0)
         {
-            string command = string.Join(' ', parsed.CommandResult.Command is RootCommand ? [] : new[] { parsed.CommandResult.Command.Name });
+            string command = CommandPath(parsed.CommandResult);
             error.WriteLine($"cleft{(command.Length > 0 ? " " + command : "")}: {parsed.Errors[0].Message} (see 'cleft {command}{(command.Length > 0 ? " " : "")}--help')");
             return 2;
         }
         try { return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }); }
         catch (Exception e) when (Failure(e) is { } message)
         {
-            error.WriteLine($"cleft {parsed.CommandResult.Command.Name}: {message}");
+            error.WriteLine($"cleft {CommandPath(parsed.CommandResult)}: {message}");
             return e is CliUsageException ? 2 : 1;
         }
     }
 
     static IEnumerable<Command> Commands(TextWriter output) =>
     [
-        DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output),
+        DemoCommand.Create(output), PretrainCommand.Create(output), PromptCommand.Create(output), PtunifierCommand.Create(output),
         EvalCommands.ZeroShot(output), EvalCommands.Probe(output), EvalCommands.Retrieve(output), EvalCommands.Classify(output),
-        ToolCommands.Synth(output), ToolCommands.Params(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
+        ToolCommands.Synth(output), ToolCommands.Params(output), CompareCommand.Create(output), ToolCommands.Devices(output), ToolCommands.Mlp(output), ToolCommands.Ptx(output),
     ];
+
+    /// <summary>"pretrain", or "ptunifier pretrain" for a command inside a group; "" for the root.</summary>
+    static string CommandPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new List<string>();
+        for (var r = result; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command.Name);
+        return string.Join(' ', names);
+    }
 
     /// <summary>The message for an expected failure (bad input, a diverged run), or null for a bug (rethrown with its stack).</summary>
     static string? Failure(Exception e) => e switch
@@ -68,8 +77,10 @@ public static class CliApp
         if (at + 1 >= args.Length) throw new CliUsageException("--config needs a FILE.json");
         string file = args[at + 1];
         var rest = args.Take(at).Concat(args.Skip(at + 2)).ToList();
-        var command = root.Subcommands.FirstOrDefault(c => rest.Count > 0 && c.Name == rest[0])
+        Command command = root.Subcommands.FirstOrDefault(c => rest.Count > 0 && c.Name == rest[0])
             ?? throw new CliUsageException("--config goes after a command, e.g. 'cleft pretrain --config run.json'");
+        // A command group (`cleft ptunifier pretrain`): the options belong to the innermost named subcommand.
+        for (int depth = 1; depth < rest.Count && command.Subcommands.FirstOrDefault(c => c.Name == rest[depth]) is { } sub; depth++) command = sub;
         JsonElement options;
         try
         {

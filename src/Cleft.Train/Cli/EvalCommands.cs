@@ -128,14 +128,14 @@ public static class EvalCommands
             using var m = EvaluationModel.Load(dev, r.GetValue(runOpt)!);
             var names = m.Prompts?.Classes ?? (r.GetValue(classes) is { } c ? CsvManifest.ParseClasses(c)
                 : throw new CliUsageException("--classes is required unless --run is a prompt run"));
-            var classifier = m.Classifier(names, r.GetValue(template)!);
+            var classEmbeddings = m.ClassEmbeddings(names, r.GetValue(template)!);
             var files = r.GetValue(images)!;
             var manifest = new Manifest("images", files.Select((f, i) => new ManifestEntry(Path.GetFullPath(f), "", -1, i + 1)).ToList(), names);
             var missing = manifest.Entries.Where(e => !File.Exists(e.ImagePath)).Select(e => $"image not found: {e.ImagePath}").ToList();
             if (missing.Count > 0) throw new ManifestException("image arguments", missing);
-            var features = Features.Images(m.Model, manifest, TextWriter.Null);
-            var scores = Metrics.ZeroShotEvaluation.Evaluate(features.Embeddings, classifier.ClassEmbeddings, features.EmbedDim,
-                new int[features.Count], m.Model.LogitScale.Read());
+            var features = Features.Images(m.Embedder, manifest, TextWriter.Null);
+            var scores = Metrics.ZeroShotEvaluation.Evaluate(features.Embeddings, classEmbeddings, features.EmbedDim,
+                new int[features.Count], m.Embedder.LogitScale);
             PrintTable(output, files, names, scores.Probabilities);
             return 0;
         });

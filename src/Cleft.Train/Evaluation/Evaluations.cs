@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cleft.Kernels;
+using Cleft.Models.PTUnifier;
 using Cleft.Models.Recipe;
 using Cleft.Train.Data;
 using Cleft.Train.Metrics;
@@ -9,16 +10,23 @@ using Cleft.Train.Training;
 
 namespace Cleft.Train.Evaluation;
 
-/// <summary>A trained model ready to evaluate: from a stage-1 run / checkpoint, or a prompt run with its learned prompts.</summary>
+/// <summary>
+/// A trained model ready to evaluate: a stage-1 run / checkpoint, a prompt run with its learned prompts, or a PTUnifier
+/// run / checkpoint (recognised by its ptunifier.json). The evaluations read it through <see cref="Embedder"/>.
+/// </summary>
 public sealed class EvaluationModel : IDisposable
 {
-    EvaluationModel(CleftModel model, string source, PromptSpec? prompts, ZeroShotClassifier? learned)
+    readonly IDisposable _owned;
+
+    EvaluationModel(IEmbeddingModel embedder, IDisposable owned, CleftModel? model, string source, PromptSpec? prompts, ZeroShotClassifier? learned)
     {
-        Model = model; Source = source; Prompts = prompts; Learned = learned;
+        Embedder = embedder; _owned = owned; Model = model; Source = source; Prompts = prompts; Learned = learned;
     }
 
-    public CleftModel Model { get; }
-    /// <summary>The model directory (stage-1 checkpoint) the weights came from.</summary>
+    public IEmbeddingModel Embedder { get; }
+    /// <summary>The CLEFT model (null for a PTUnifier run).</summary>
+    public CleftModel? Model { get; }
+    /// <summary>The model directory (checkpoint) the weights came from.</summary>
     public string Source { get; }
     /// <summary>Set for a prompt run: its classes are the class order, and <see cref="Learned"/> classifies.</summary>
     public PromptSpec? Prompts { get; }
@@ -29,25 +37,33 @@ public sealed class EvaluationModel : IDisposable
         if (PromptRun.ReadSpec(run) is not null)
         {
             var (model, classifier, spec) = PromptRun.LoadClassifier(device, run);
-            return new EvaluationModel(model, spec.Stage1Model, spec, classifier);
+            return new EvaluationModel(new CleftEmbeddings(model), model, model, spec.Stage1Model, spec, classifier);
+        }
+        // A PTUnifier run folder and each of its checkpoints hold ptunifier.json.
+        if (File.Exists(Path.Combine(run, PtunifierSpec.FileName)))
+        {
+            var ptunifier = PtunifierModel.Load(device, run);
+            return new EvaluationModel(new PtunifierEmbeddings(ptunifier), ptunifier, null, ptunifier.Source!, null, null);
         }
         string dir = RunFolder.ModelDirectory(run);
-        return new EvaluationModel(CleftModel.Load(device, dir), dir, null, null);
+        var cleft = CleftModel.Load(device, dir);
+        return new EvaluationModel(new CleftEmbeddings(cleft), cleft, cleft, dir, null, null);
     }
 
-    /// <summary>The classifier for <paramref name="classes"/>: the learned prompts, or the template filled with each class name.</summary>
-    public ZeroShotClassifier Classifier(IReadOnlyList<string> classes, string template)
+    /// <summary>Normalised class embeddings [K, D] for <paramref name="classes"/>: the learned prompts, or the template filled with each class name.</summary>
+    public float[] ClassEmbeddings(IReadOnlyList<string> classes, string template)
     {
         if (Learned is not null)
         {
             if (!classes.SequenceEqual(Prompts!.Classes, StringComparer.OrdinalIgnoreCase))
                 throw new ArgumentException($"the prompt run learned classes [{string.Join(", ", Prompts.Classes)}], the data has [{string.Join(", ", classes)}]");
-            return Learned;
+            return Learned.ClassEmbeddings;
         }
-        return ZeroShotClassifier.FromPrompts(Model, ZeroShotClassifier.Prompts(classes, template));
+        if (classes.Count < 2) throw new ArgumentException($"zero-shot classification needs at least 2 classes, got {classes.Count}");
+        return Features.Texts(Embedder, ZeroShotClassifier.Prompts(classes, template));
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose() => _owned.Dispose();
 }
 
 /// <summary>
@@ -59,10 +75,10 @@ public static class Evaluations
     public static ClassificationReport ZeroShot(EvaluationModel m, Manifest test, string template, RunFolder output, string name, TextWriter log)
     {
         var classes = m.Prompts?.Classes ?? test.ClassNames;
-        var classifier = m.Classifier(test.ClassNames, template);
-        var features = Features.Images(m.Model, test, log);
+        var classEmbeddings = m.ClassEmbeddings(test.ClassNames, template);
+        var features = Features.Images(m.Embedder, test, log);
         var labels = features.Kept.Select(i => test.Entries[i].Label).ToArray();
-        var scores = ZeroShotEvaluation.Evaluate(features.Embeddings, classifier.ClassEmbeddings, features.EmbedDim, labels, m.Model.LogitScale.Read());
+        var scores = ZeroShotEvaluation.Evaluate(features.Embeddings, classEmbeddings, features.EmbedDim, labels, m.Embedder.LogitScale);
         var report = ClassificationReport.Compute(scores.Probabilities, labels, classes);
         string what = m.Learned is not null ? "learned prompts" : $"template '{template}'";
         Publish(output, name, $"Zero-shot on {test.Name} ({what})", report, labels, classes, m.Source, log);
@@ -76,8 +92,8 @@ public static class Evaluations
         if (!train.ClassNames.SequenceEqual(test.ClassNames))
             throw new ArgumentException($"train classes [{string.Join(", ", train.ClassNames)}] differ from test classes [{string.Join(", ", test.ClassNames)}]: pass --classes");
         int k = train.ClassNames.Count;
-        var trainF = Features.Images(m.Model, train, log);
-        var testF = Features.Images(m.Model, test, log);
+        var trainF = Features.Images(m.Embedder, train, log);
+        var testF = Features.Images(m.Embedder, test, log);
         var trainLabels = trainF.Kept.Select(i => train.Entries[i].Label).ToArray();
         var testLabels = testF.Kept.Select(i => test.Entries[i].Label).ToArray();
         var results = new List<(double, ClassificationReport, double)>();
@@ -99,9 +115,9 @@ public static class Evaluations
 
     public static RetrievalReport Retrieve(EvaluationModel m, Manifest test, RunFolder output, string name, TextWriter log)
     {
-        var features = Features.Images(m.Model, test, log);
+        var features = Features.Images(m.Embedder, test, log);
         var captions = features.Kept.Select(i => test.Entries[i].Caption).ToList();
-        var texts = Features.Texts(m.Model, captions);
+        var texts = Features.Texts(m.Embedder, captions);
         // Identical captions are interchangeable answers (many reports share one finding list).
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         var groups = captions.Select(c => ids.TryGetValue(c, out int g) ? g : ids[c] = ids.Count).ToArray();
