@@ -4,7 +4,8 @@
 #      out/gpu-check/ (the GPU machine has neither .NET nor network, so it gets a binary that needs neither);
 #   2. where nvidia-smi is: device and driver, `cleft devices`, a 1-rank NCCL check (`cleft devices --dist-check
 #      nccl`: all-reduce, all-gather, broadcast, gather-with-grad on the GPU; skipped, not failed, when libnccl.so.2
-#      is not installed, which the command names), `cleft mlp` on CUDA, `cleft demo` on CUDA and on CPU, both results
+#      is not installed, which the command names), the bf16 tensor-core GEMM and attention against the CPU
+#      (`cleft devices --tensor-core-check`), `cleft mlp` on CUDA, `cleft demo` on CUDA and on CPU, both results
 #      tables and the largest per-step difference between the two stage-1 loss curves.
 # Every step runs under what is left of one overall time limit and reports its exit code; the last line is
 # "gpu-check: N passed, M failed" and the exit status is 1 when M > 0. Without a CUDA device part 2 says so and
@@ -120,6 +121,8 @@ if ! step nccl-check bash -c '"$0" devices --dist-check nccl --device cuda 2>&1 
   echo "gpu-check: [skip] nccl-check: libnccl.so.2 is not installed here (places searched above): not counted as a failure, but the NCCL path went unexercised"
 fi
 rm -f "$NCCL_LOG"
+# The first hardware check of the mma.sync fragment layouts the kernels' CPU emulation assumes (docs/TENSOR_CORES.md).
+step tensor-cores "$CLEFT" devices --tensor-core-check --device cuda
 step mlp-cuda "$CLEFT" mlp --device cuda --steps 200
 step demo-cuda "$CLEFT" demo --device cuda --out "$ROOT/out/gpu-demo" "${DEMO_ARGS[@]}"
 step demo-cpu "$CLEFT" demo --device cpu --out "$ROOT/out/cpu-demo" "${DEMO_ARGS[@]}"

@@ -18,6 +18,9 @@ public sealed class DeviceOptions(CommandOptions o)
         v => Precisions.Names.Contains(v) ? null : $"unknown precision; one of {string.Join(", ", Precisions.Names)}");
 
     public IBackend Create(ParseResult r) => Devices.Create(r.GetValue(_device)!, Precisions.Parse(r.GetValue(_precision)!));
+
+    /// <summary>As <see cref="Create(ParseResult)"/>, with <paramref name="whenAuto"/> where --precision is auto.</summary>
+    public IBackend Create(ParseResult r, Precision whenAuto) => Devices.Create(r.GetValue(_device)!, Precisions.Parse(r.GetValue(_precision)!) ?? whenAuto);
 }
 
 /// <summary>How a manifest is read (shared by every command that takes a CSV).</summary>

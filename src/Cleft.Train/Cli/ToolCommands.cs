@@ -46,12 +46,19 @@ public static class ToolCommands
         var o = new CommandOptions(cmd);
         var check = o.OptionalString("dist-check", "instead of listing: check every collective and gather-with-grad on a communicator (mpi or nccl; " +
             "under mpirun -np N, or alone as one rank) and exit 1 on a failure");
+        var tensorCores = o.Flag("tensor-core-check", "instead of listing: run the bf16 tensor-core GEMM and attention on --device (cuda, or ilgpu-cpu " +
+            "for the emulation; --precision auto means bf16 here) against the managed backend and exit 1 on a failure");
         var device = new DeviceOptions(o);
         var dist = new DistOptions(o, chooseKind: false);
         cmd.SetAction(r =>
         {
             if (r.GetValue(check) is { } kind)
                 return DistOptions.Check(r, kind, device, dist, output);
+            if (r.GetValue(tensorCores))
+            {
+                using var dev = device.Create(r, whenAuto: Kernels.Precision.Bf16);
+                return TensorCoreCheck.Run(dev, output);
+            }
             foreach (var name in Kernels.Devices.Names.Where(n => n != "auto"))
             {
                 try
