@@ -9,8 +9,32 @@ namespace Cleft.Tests.Cli;
 /// falls), a killed run resumes bit for bit, zeroshot and retrieve read the run, and `cleft compare` sets its zero-shot
 /// accuracy beside a CLEFT run's; a BERT with --text-tuning lora is refused in one line.
 /// </summary>
-public sealed class BertClipCliTests(ITestOutputHelper log)
+public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutputHelper log) : IClassFixture<BertClipCliTests.BertClipRun>
 {
+    /// <summary>`cleft synth` data and one uninterrupted BERT-CLIP run on it, shared by the tests that read or repeat it.</summary>
+    public sealed class BertClipRun : IDisposable
+    {
+        public const int Steps = 12;
+        readonly TempDir _dir = new();
+
+        public BertClipRun()
+        {
+            Data = _dir.File("data");
+            Bert = _dir.File("bert");
+            var r = CliHarness.Run("synth", "--out", Data, "--count", "60", "--size", "32");
+            if (r.Code != 0) throw new InvalidOperationException($"cleft synth failed: {r.Err}");
+            r = CliHarness.Run(Pretrain(Data, Bert, BertTiny, Steps));
+            if (r.Code != 0) throw new InvalidOperationException($"cleft pretrain --text bert-tiny failed: {r.Err}");
+            Losses = ConsoleWorkflowTests.Losses(Bert);
+        }
+
+        public string Data { get; }
+        public string Bert { get; }
+        public string Test => Path.Combine(Data, "test.csv");
+        public IReadOnlyList<(int Step, float Loss)> Losses { get; }
+        public void Dispose() => _dir.Dispose();
+    }
+
     static string[] Pretrain(string data, string run, string text, int steps, params string[] extra) =>
         ["pretrain", "--train", Path.Combine(data, "train.csv"), "--out", run, "--vision", "tiny", "--text", text, "--image-size", "32",
          "--embed-dim", "16", "--max-tokens", "16", "--steps", steps.ToString(), "--batch", "8", "--lr", "1e-3", "--warmup", "1",
@@ -24,39 +48,44 @@ public sealed class BertClipCliTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public void BertClipTrainsResumesAndIsComparedWithCleft()
+    public void LossFallsAndTheRunIsEvaluated()
+    {
+        Assert.Contains("\"TextKind\": \"bert\"", File.ReadAllText(Path.Combine(run.Bert, "model.json")));
+        Assert.Equal(Enumerable.Range(1, BertClipRun.Steps), run.Losses.Select(x => x.Step));
+        double first = run.Losses.Take(4).Average(x => x.Loss), last = run.Losses.TakeLast(4).Average(x => x.Loss);
+        log.WriteLine($"loss {first:F3} -> {last:F3}");
+        Assert.True(last < first, $"loss {first:F3} -> {last:F3}");
+        var (code, _, err) = Run("retrieve", "--run", run.Bert, "--test", run.Test, "--device", "cpu");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(run.Bert, "retrieve-test.json")));
+    }
+
+    [Fact]
+    public void AKilledRunResumesBitForBit()
     {
         using var dir = new TempDir();
-        string data = dir.File("data"), bert = dir.File("bert"), killed = dir.File("killed"), cleft = dir.File("cleft");
-        Assert.Equal(0, Run("synth", "--out", data, "--count", "60", "--size", "32").Code);
-        const int steps = 16;
-
-        var (code, output, err) = Run(Pretrain(data, bert, BertTiny, steps));
-        Assert.True(code == 0, err);
-        Assert.Contains("\"TextKind\": \"bert\"", File.ReadAllText(Path.Combine(bert, "model.json")));
-        var losses = ConsoleWorkflowTests.Losses(bert);
-        Assert.Equal(Enumerable.Range(1, steps), losses.Select(x => x.Step));
-        double first = losses.Take(4).Average(x => x.Loss), last = losses.TakeLast(4).Average(x => x.Loss);
-        Assert.True(last < first, $"loss {first:F3} -> {last:F3}");
-
-        ConsoleWorkflowTests.KillOnceCheckpointedAndPast(Pretrain(data, killed, BertTiny, steps), killed);
-        (code, output, err) = Run(Pretrain(data, killed, BertTiny, steps, "--resume"));
+        string killed = dir.File("killed");
+        ConsoleWorkflowTests.KillOnceCheckpointedAndPast(Pretrain(run.Data, killed, BertTiny, BertClipRun.Steps), killed);
+        var (code, output, err) = Run(Pretrain(run.Data, killed, BertTiny, BertClipRun.Steps, "--resume"));
         Assert.True(code == 0, err);
         Assert.Contains("resumed from", output);
-        Assert.Equal(losses, ConsoleWorkflowTests.Losses(killed)); // bit for bit
+        Assert.Equal(run.Losses, ConsoleWorkflowTests.Losses(killed)); // bit for bit
+    }
 
-        string test = Path.Combine(data, "test.csv");
-        (code, _, err) = Run("zeroshot", "--run", bert, "--test", test, "--label-col", "label", "--device", "cpu");
+    [Fact]
+    public void CompareSetsZeroShotAccuracyBesideCleft()
+    {
+        using var dir = new TempDir();
+        string cleft = dir.File("cleft");
+        var (code, _, err) = Run(Pretrain(run.Data, cleft, "tiny", 2));
         Assert.True(code == 0, err);
-        Assert.InRange((double)JsonNode.Parse(File.ReadAllText(Path.Combine(bert, "zeroshot-test.json")))!["accuracy"]!, 0, 1);
-        (code, _, err) = Run("retrieve", "--run", bert, "--test", test, "--device", "cpu");
-        Assert.True(code == 0, err);
-
-        (code, _, err) = Run(Pretrain(data, cleft, "tiny", 2));
-        Assert.True(code == 0, err);
-        (code, _, err) = Run("zeroshot", "--run", cleft, "--test", test, "--label-col", "label", "--device", "cpu");
-        Assert.True(code == 0, err);
-        (code, var table, err) = Run("compare", cleft, bert, "--name", "zeroshot");
+        foreach (var folder in new[] { cleft, run.Bert })
+        {
+            (code, _, err) = Run("zeroshot", "--run", folder, "--test", run.Test, "--label-col", "label", "--device", "cpu");
+            Assert.True(code == 0, err);
+            Assert.InRange((double)JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "zeroshot-test.json")))!["accuracy"]!, 0, 1);
+        }
+        (code, var table, err) = Run("compare", cleft, run.Bert, "--name", "zeroshot");
         Assert.True(code == 0, err);
         var rows = table.Split('\n').Where(l => l.Contains("zeroshot-test", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, rows.Count);
