@@ -2,6 +2,7 @@ using Cleft.Autograd;
 using Cleft.Kernels.Cpu;
 using Cleft.Models.Bert;
 using Cleft.Models.Recipe;
+using Cleft.Models.Text;
 using Cleft.Tests.Gpt2;
 
 namespace Cleft.Tests.Recipe;
@@ -79,6 +80,21 @@ public sealed class BertClipModelTests
         using var loaded = CleftModel.Load(dev, dir.Path);
         Assert.IsType<BertTextEncoder>(loaded.Text);
         Assert.Equal(before, TextEmbeddings(loaded, prompts));
+    }
+
+    [Fact]
+    public void AHuggingFaceBertFolderIsDetectedAndLoaded()
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "Fixtures", "bert_tiny");
+        Assert.Equal(CleftModelSpec.BertKind, CleftModelSpec.KindOf(folder));
+        using var dev = new CpuBackend();
+        using var model = CleftModel.Build(dev, Spec with { Text = folder });
+        using var reference = BertCheckpoint.Load(dev, folder, new Rng(1));
+        var text = (BertTextEncoder)model.Text;
+        Assert.Equal(reference.Embeddings.Word.ToArray(), text.Bert.Embeddings.Word.ToArray());
+        Assert.Equal(reference.Layers[1].NamedParameters().First().Param.ToArray(), text.Bert.Layers[1].NamedParameters().First().Param.ToArray());
+        using var batch = model.TextBatch(["a chest x ray"]);
+        Assert.Equal(BertWordPieceTokenizer.Load(folder).Encode("a chest x ray"), batch.Ids.ToArray()[..batch.EosPositions[0]]);
     }
 
     static float[] TextEmbeddings(CleftModel m, string[] captions)
