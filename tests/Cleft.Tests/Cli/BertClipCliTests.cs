@@ -36,7 +36,7 @@ public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutp
     }
 
     static string[] Pretrain(string data, string run, string text, int steps, params string[] extra) =>
-        ["pretrain", "--train", Path.Combine(data, "train.csv"), "--out", run, "--vision", "tiny", "--text", text, "--image-size", "32",
+        ["pretrain", "--train", Path.Combine(data, "train.csv"), "--out", run, "--vision", "tiny", "--text", text, "--image-size", "16",
          "--embed-dim", "16", "--max-tokens", "16", "--steps", steps.ToString(), "--batch", "8", "--lr", "1e-3", "--warmup", "1",
          "--log-every", "1", "--eval-every", "4", "--no-augment", "--workers", "1", "--device", "cpu", .. extra];
 
