@@ -14,14 +14,14 @@ public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutp
     /// <summary>`cleft synth` data and one uninterrupted BERT-CLIP run on it, shared by the tests that read or repeat it.</summary>
     public sealed class BertClipRun : IDisposable
     {
-        public const int Steps = 12;
+        public const int Steps = 16;
         readonly TempDir _dir = new();
 
         public BertClipRun()
         {
             Data = _dir.File("data");
             Bert = _dir.File("bert");
-            var r = CliHarness.Run("synth", "--out", Data, "--count", "60", "--size", "32");
+            var r = CliHarness.Run("synth", "--out", Data, "--count", "120", "--size", "32");
             if (r.Code != 0) throw new InvalidOperationException($"cleft synth failed: {r.Err}");
             r = CliHarness.Run(Pretrain(Data, Bert, BertTiny, Steps));
             if (r.Code != 0) throw new InvalidOperationException($"cleft pretrain --text bert-tiny failed: {r.Err}");
@@ -35,9 +35,10 @@ public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutp
         public void Dispose() => _dir.Dispose();
     }
 
+    // A post-norm BERT trained whole needs its warmup: with lr >= 2e-4 and none, the tiny run collapses to one text embedding (loss ln 8).
     static string[] Pretrain(string data, string run, string text, int steps, params string[] extra) =>
         ["pretrain", "--train", Path.Combine(data, "train.csv"), "--out", run, "--vision", "tiny", "--text", text, "--image-size", "16",
-         "--embed-dim", "16", "--max-tokens", "16", "--steps", steps.ToString(), "--batch", "8", "--lr", "1e-3", "--warmup", "1",
+         "--embed-dim", "16", "--max-tokens", "16", "--steps", steps.ToString(), "--batch", "8", "--lr", "5e-4", "--warmup", "8",
          "--log-every", "1", "--eval-every", "4", "--no-augment", "--workers", "1", "--device", "cpu", .. extra];
 
     (int Code, string Out, string Err) Run(params string[] args)
@@ -54,7 +55,8 @@ public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutp
         Assert.Equal(Enumerable.Range(1, BertClipRun.Steps), run.Losses.Select(x => x.Step));
         double first = run.Losses.Take(4).Average(x => x.Loss), last = run.Losses.TakeLast(4).Average(x => x.Loss);
         log.WriteLine($"loss {first:F3} -> {last:F3}");
-        Assert.True(last < first, $"loss {first:F3} -> {last:F3}");
+        // ln 8 is chance for a batch of 8; a BERT that collapsed to one embedding for every caption would sit there.
+        Assert.True(last < first && last < Math.Log(8) - 0.1, $"loss {first:F3} -> {last:F3}");
         var (code, _, err) = Run("retrieve", "--run", run.Bert, "--test", run.Test, "--device", "cpu");
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(run.Bert, "retrieve-test.json")));
