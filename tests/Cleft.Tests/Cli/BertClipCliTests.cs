@@ -95,6 +95,17 @@ public sealed class BertClipCliTests(BertClipCliTests.BertClipRun run, ITestOutp
         Assert.Contains(rows, r => r.Contains("BERT-CLIP (bert-tiny, full)", StringComparison.Ordinal) && r.Contains('%'));
     }
 
+    [Fact]
+    public void PromptLearningRefusesABertClipRun()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = Run("prompt", "--run", run.Bert, "--train", Path.Combine(run.Data, "train.csv"), "--label-col", "label",
+            "--steps", "2", "--batch", "8", "--workers", "1", "--device", "cpu", "--out", dir.File("prompt"));
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("the model's text tower is a BERT (the BERT-CLIP baseline)", err);
+    }
+
     const string BertTiny = "bert-tiny";
 
     [Fact]
