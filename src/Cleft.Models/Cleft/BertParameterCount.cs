@@ -15,8 +15,8 @@ public sealed record BertConfig(int VocabSize, int Hidden, int Layers, int Inter
 public static class BertParameterCount
 {
     /// <summary>
-    /// Embeddings + encoder layers, without the pooler: CLIP-style baselines take the [CLS] hidden state and
-    /// project it themselves, so the pooler's dense layer is not trained. For the 6-layer Bio_ClinicalBERT:
+    /// Embeddings + encoder layers, without the pooler unless asked: the paper's ~65.2M counts the encoder alone
+    /// (this engine's BERT-CLIP tower, Bert.BertTextEncoder, also trains the pooler: h*h + h more). For the 6-layer Bio_ClinicalBERT:
     /// embeddings 28996*768 + 512*768 + 2*768 + LayerNorm 2*768 = 22,665,216; per layer Q/K/V 3*(768*768 + 768)
     /// + attention output 768*768 + 768 + LayerNorm 1,536 + intermediate 768*3072 + 3072 + output 3072*768 + 768
     /// + LayerNorm 1,536 = 7,087,872; total 22,665,216 + 6 * 7,087,872 = 65,192,448 (the paper's ~65.2M).

@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using Cleft.Autograd;
 using Cleft.Autograd.IO;
 using Cleft.Kernels;
+using Cleft.Models.Bert;
+using Cleft.Models.Clip;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Peft;
 using Cleft.Models.Vision;
@@ -33,14 +35,14 @@ public sealed partial class CleftModel
         var tokenize = spec.CreateTokenizer();
         var rng = new Rng(spec.Seed);
         VitImageEncoder? image = null;
-        Gpt2TextEncoder? text = null;
+        TextTower? text = null;
         try
         {
             image = new VitImageEncoder(device, rng, config.Vision, config.ImageSize, config.EmbedDim);
             if (CleftModelSpec.IsFolder(spec.Vision)) VitCheckpoint.Load(image.Vit, Path.Combine(spec.Vision, "model.safetensors"));
-            text = CleftModelSpec.IsFolder(spec.Text)
-                ? Gpt2TextEncoder.FromPretrained(device, spec.Text, config.TextOptions, rng, config.EmbedDim)
-                : new Gpt2TextEncoder(device, config.Text, config.TextOptions, rng, config.EmbedDim);
+            text = !CleftModelSpec.IsFolder(spec.Text) ? NewText(device, config, rng)
+                : spec.IsBert ? BertTextEncoder.FromPretrained(device, spec.Text, rng, config.EmbedDim)
+                : Gpt2TextEncoder.FromPretrained(device, spec.Text, config.TextOptions, rng, config.EmbedDim);
             return new CleftModel(config, image, text, tokenize, device) { Spec = spec };
         }
         catch { image?.Dispose(); text?.Dispose(); throw; }
@@ -61,9 +63,7 @@ public sealed partial class CleftModel
         }
         foreach (var (name, p) in NamedParameters().Where(x => !x.Param.RequiresGrad).OrderBy(x => x.Name, StringComparer.Ordinal))
             Add(name, p.ToArray());
-        foreach (var (i, block) in Text.Transformer.Blocks.Index())
-            foreach (var (name, proj) in block.Projections())
-                if (proj.HalfWeight is { } half) Add($"text.h.{i}.{name}.weight(fp16)", half.ToArray());
+        foreach (var (name, values) in Text.HalfWeights()) Add($"text.{name}.weight(fp16)", values);
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }
 
@@ -76,7 +76,7 @@ public sealed partial class CleftModel
             .Where(x => !lora.Contains(x.Name))
             .Select(x => new SafetensorsWriter.Item(x.Name, x.Param.Shape, x.Param.ToArray())));
         if (Config.TextOptions.EffectiveAdapter is { } adapter && lora.Count > 0)
-            PeftAdapter.Save(Path.Combine(directory, AdapterDirectory), Text.Transformer, adapter);
+            PeftAdapter.Save(Path.Combine(directory, AdapterDirectory), Text.Backbone, adapter);
         if (Spec is not null)
             DurableFile.WriteAllText(Path.Combine(directory, CleftModelSpec.FileName), Spec.ToJson(frozenFingerprint ?? FrozenFingerprint()));
     }
@@ -106,7 +106,7 @@ public sealed partial class CleftModel
         if (lora.Count > 0)
         {
             if (!Directory.Exists(adapter)) throw new InvalidDataException($"{directory}: the model has LoRA adapters but there is no {AdapterDirectory}/ folder");
-            PeftAdapter.Load(adapter, Text.Transformer);
+            PeftAdapter.Load(adapter, Text.Backbone);
         }
     }
 

@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Bert;
 using Cleft.Models.Clip;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Vision;
@@ -11,11 +12,13 @@ namespace Cleft.Models.Recipe;
 /// all tokens + Linear to the joint space), a frozen GPT-2 with LoRA on c_attn (<see cref="Text"/>, EOS hidden state + Linear), and a
 /// learnable logit scale (<see cref="Head"/>). Which parameters train follows the configs: the ViT and both
 /// projections always, the GPT-2 base only as <see cref="Gpt2Options"/> says (frozen by default, LoRA trainable).
+/// The same model with a fully fine-tuned BERT text tower (<see cref="CleftConfig.Bert"/>, <see cref="BertTextEncoder"/>)
+/// is the BERT-CLIP baseline: everything here but stage 2 works through <see cref="TextTower"/> for either.
 /// Parameter names: image.*, text.*, head.scale.logit_scale.
 /// </summary>
 public sealed partial class CleftModel : Module
 {
-    CleftModel(CleftConfig config, VitImageEncoder image, Gpt2TextEncoder text, Func<string, int[]> tokenize, IBackend device)
+    CleftModel(CleftConfig config, VitImageEncoder image, TextTower text, Func<string, int[]> tokenize, IBackend device)
     {
         Config = config;
         Device = device;
@@ -35,8 +38,7 @@ public sealed partial class CleftModel : Module
         try
         {
             image = new VitImageEncoder(device, rng, config.Vision, config.ImageSize, config.EmbedDim);
-            var text = new Gpt2TextEncoder(device, config.Text, config.TextOptions, rng, config.EmbedDim);
-            return new CleftModel(config, image, text, tokenize, device);
+            return new CleftModel(config, image, NewText(device, config, rng), tokenize, device);
         }
         catch { image?.Dispose(); throw; }
     }
@@ -69,10 +71,14 @@ public sealed partial class CleftModel : Module
     public IBackend Device { get; }
     public Func<string, int[]> Tokenize { get; }
     public VitImageEncoder Image { get; }
-    public Gpt2TextEncoder Text { get; }
+    public TextTower Text { get; }
+    /// <summary>The GPT-2 text tower, for what only CLEFT's tower has (stage 2's prompts, its fp16 base); throws for BERT-CLIP.</summary>
+    public Gpt2TextEncoder Gpt2Text => Text as Gpt2TextEncoder
+        ?? throw new NotSupportedException("this needs CLEFT's GPT-2 text tower; the model's text tower is a BERT (the BERT-CLIP baseline), " +
+            "which has no prompt learning (stage 2) here");
     public ContrastiveHead Head { get; }
     public LogitScale LogitScale => Head.Scale;
-    public int EosId => Config.Text.EosTokenId;
+    public int EosId => Gpt2Text.Transformer.Config.EosTokenId;
 
     /// <summary>Host pixels [B, 3, S, S] as a (scoped) device tensor.</summary>
     public Tensor Pixels(float[] pixels, int batch)
@@ -84,9 +90,9 @@ public sealed partial class CleftModel : Module
         return Tensor.FromArray(Device, pixels, batch, c, s, s);
     }
 
-    /// <summary>Captions tokenized, padded with eos to <see cref="CleftConfig.MaxTextLength"/>; dispose after backward.</summary>
+    /// <summary>Captions tokenized, padded with the tower's pad id (GPT-2: eos) to <see cref="CleftConfig.MaxTextLength"/>; dispose after backward.</summary>
     public Gpt2TextBatch TextBatch(IReadOnlyList<string> captions) =>
-        CaptionEncoding.Encode(Device, Tokenize, captions, Config.MaxTextLength, EosId);
+        CaptionEncoding.Encode(Device, Tokenize, captions, Config.MaxTextLength, Text.PadId, Text.KeepsClosingToken);
 
     /// <summary>L2-normalised image embeddings [B, EmbedDim].</summary>
     public Tensor EncodeImages(Tensor pixels) => Ops.L2Normalize(Image.Forward(pixels));
@@ -104,6 +110,11 @@ public sealed partial class CleftModel : Module
             throw new ArgumentException($"CleftModel: {pixels.Shape[0]} images but {texts.Batch} captions");
         return Head.Forward(Image.Forward(pixels), Text.Forward(texts), group);
     }
+
+    /// <summary>A freshly initialised text tower of the config's kind, its projection to the joint space included.</summary>
+    static TextTower NewText(IBackend device, CleftConfig config, Rng rng) => config.Bert is { } bert
+        ? new BertTextEncoder(device, bert, rng, config.EmbedDim)
+        : new Gpt2TextEncoder(device, config.Gpt2("CleftModel"), config.TextOptions, rng, config.EmbedDim);
 
     /// <summary>Trainable parameters by name (what a checkpoint holds, LoRA included).</summary>
     public IEnumerable<(string Name, Parameter Param)> TrainableNamedParameters() =>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cleft.Models.Bert;
 using Cleft.Models.Gpt2;
 using Cleft.Models.Peft;
 using Cleft.Models.Text;
@@ -18,9 +19,15 @@ public sealed record CleftModelSpec
 
     /// <summary>A folder with config.json + model.safetensors (DINOv2 with registers), or a vision preset.</summary>
     public string Vision { get; init; } = "tiny";
-    /// <summary>A folder with config.json + model.safetensors (+ vocab.json, merges.txt), or a text preset.</summary>
+    /// <summary>A folder with config.json + model.safetensors (+ vocab.json, merges.txt / vocab.txt), or a text preset.</summary>
     public string Text { get; init; } = "tiny";
-    /// <summary>A folder with GPT-2 vocab.json + merges.txt; null: the text folder's own, else GPT-2's bundled BPE.</summary>
+    /// <summary>
+    /// Which text tower <see cref="Text"/> is: <see cref="Gpt2Kind"/> (CLEFT) or <see cref="BertKind"/> (the BERT-CLIP
+    /// baseline, fully fine-tuned). Specs written before BERT towers existed lack it and mean GPT-2.
+    /// </summary>
+    public string TextKind { get; init; } = Gpt2Kind;
+    /// <summary>A tokenizer folder (GPT-2: vocab.json + merges.txt; BERT: vocab.txt); null: the text folder's own, else
+    /// the preset's (GPT-2's bundled BPE, bert-tiny's built vocabulary).</summary>
     public string? Tokenizer { get; init; }
     /// <summary>Seeds the random initialisation (presets, projections, LoRA, dropout streams).</summary>
     public ulong Seed { get; init; } = 42;
@@ -56,7 +63,34 @@ public sealed record CleftModelSpec
         ["biomedlm"] = Gpt2Config.BioMedLm(),
     };
 
+    public const string Gpt2Kind = "gpt2", BertKind = "bert";
+
+    public bool IsBert => TextKind switch
+    {
+        Gpt2Kind => false,
+        BertKind => true,
+        _ => throw new ArgumentException($"text tower kind '{TextKind}' is neither {Gpt2Kind} nor {BertKind}"),
+    };
+
     public static bool IsFolder(string source) => Directory.Exists(source);
+
+    /// <summary>
+    /// The kind of text tower a source is: a BERT preset, or a folder whose config.json says model_type "bert", is BERT;
+    /// anything else is CLEFT's GPT-2 family (whose own loading reports a wrong folder).
+    /// </summary>
+    public static string KindOf(string text)
+    {
+        if (BertPresets.Names.Contains(text)) return BertKind;
+        string config = Path.Combine(text, "config.json");
+        if (!IsFolder(text) || !File.Exists(config)) return Gpt2Kind;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(config));
+            return doc.RootElement.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "bert"
+                ? BertKind : Gpt2Kind;
+        }
+        catch (JsonException e) { throw new InvalidDataException($"{config}: not valid JSON: {e.Message}", e); }
+    }
 
     /// <summary>The vision tower's shape: the folder's config.json or the preset.</summary>
     public VitConfig VisionConfig() => IsFolder(Vision)
@@ -64,8 +98,10 @@ public sealed record CleftModelSpec
         : VisionPresets.TryGetValue(Vision, out var c) ? c
         : throw new ArgumentException($"vision tower '{Vision}' is neither a folder nor a preset ({string.Join(", ", VisionPresets.Keys)})");
 
-    /// <summary>The text tower's shape: the folder's config.json or the preset.</summary>
-    public Gpt2Config TextConfig() => IsFolder(Text)
+    /// <summary>The GPT-2 text tower's shape: the folder's config.json or the preset.</summary>
+    public Gpt2Config TextConfig() => IsBert
+        ? throw new InvalidOperationException($"text tower '{Text}' is a BERT, not a GPT-2")
+        : IsFolder(Text)
         ? Gpt2Config.FromFile(Path.Combine(Text, "config.json"))
         : TextPresets.TryGetValue(Text, out var c) ? c
         : throw new ArgumentException($"text tower '{Text}' is neither a folder nor a preset ({string.Join(", ", TextPresets.Keys)})");
@@ -76,7 +112,9 @@ public sealed record CleftModelSpec
         UnlockLayerNorm = UnlockLayerNorm, HfDropout = TextDropout,
     };
 
-    public CleftConfig Config() => new(VisionConfig(), TextConfig(), TextOptions(), ImageSize, EmbedDim, MaxTextLength, SumLoss, ClampLogitScale);
+    public CleftConfig Config() => IsBert
+        ? new(VisionConfig(), null, TextOptions(), ImageSize, EmbedDim, MaxTextLength, SumLoss, ClampLogitScale, BertPresets.ConfigOf(Text))
+        : new(VisionConfig(), TextConfig(), TextOptions(), ImageSize, EmbedDim, MaxTextLength, SumLoss, ClampLogitScale);
 
     /// <summary>
     /// The tokenizer: <see cref="Tokenizer"/>'s folder, else the text folder's vocab.json + merges.txt, else GPT-2's
@@ -85,6 +123,7 @@ public sealed record CleftModelSpec
     /// </summary>
     public Func<string, int[]> CreateTokenizer()
     {
+        if (IsBert) return BertTokenizer();
         string? folder = Tokenizer ?? (IsFolder(Text) && File.Exists(Path.Combine(Text, "vocab.json")) ? Text : null);
         var text = TextConfig();
         if (folder is null)
@@ -95,6 +134,16 @@ public sealed record CleftModelSpec
             return BundledGpt2Tokenizer.Encode;
         }
         var tok = Gpt2Tokenizer.Load(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
+        return tok.Encode;
+    }
+
+    /// <summary>WordPiece ([CLS] ... [SEP]) from <see cref="Tokenizer"/>'s or the text folder's vocab.txt, or bert-tiny's vocabulary.</summary>
+    Func<string, int[]> BertTokenizer()
+    {
+        var tok = BertPresets.Tokenizer(Tokenizer ?? Text);
+        int vocab = BertPresets.ConfigOf(Text).VocabSize;
+        if (tok.VocabSize > vocab)
+            throw new ArgumentException($"text tower '{Text}': the tokenizer has {tok.VocabSize} tokens, the BERT's vocabulary only {vocab}");
         return tok.Encode;
     }
 

@@ -26,7 +26,7 @@ public sealed record ParameterReport(
         bert ??= BertConfig.BioClinicalBert6;
         var v = config.Vision;
         int d = config.EmbedDim;
-        var text = Gpt2ParameterCount.Compute(config.Text, config.TextOptions, d);
+        var text = Gpt2ParameterCount.Compute(config.Gpt2("ParameterReport"), config.TextOptions, d);
         return new ParameterReport(
             Vision: VitParameterCount.Backbone(v),
             VisionAsTrained: VitParameterCount.Backbone(v, config.ImageSize, includeMaskToken: false),

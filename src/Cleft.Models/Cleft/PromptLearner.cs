@@ -42,7 +42,7 @@ public sealed class PromptLearner : Module
         if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length must be positive, got {contextLength}");
         Model = model;
         ClassNames = classNames.ToArray();
-        var gpt = model.Text.Transformer;
+        var gpt = model.Gpt2Text.Transformer;
         int c = gpt.Config.NEmbd, n = contextLength;
 
         var classTokens = ClassNames.Select(name => model.Tokenize(" " + name.ToLowerInvariant())).ToArray();
@@ -116,12 +116,12 @@ public sealed class PromptLearner : Module
     /// <summary>Raw (unnormalised) class embeddings [K, EmbedDim] from the current context.</summary>
     public Tensor ClassEmbeddings()
     {
-        var gpt = Model.Text.Transformer;
+        var gpt = Model.Gpt2Text.Transformer;
         int c = gpt.Config.NEmbd;
         var table = Ops.Concat(0, Context, Ops.Embedding(gpt.Wte, _tokens));          // [N + M, C]
         var embeds = Ops.Reshape(Ops.IndexSelect(table, _index), ClassCount, _length, c); // [K, T, C]
         var hidden = Ops.Reshape(gpt.ForwardEmbeddings(embeds, _mask), ClassCount * _length, c);
-        return Model.Text.Projection.Forward(Ops.IndexSelect(hidden, _gather));
+        return Model.Gpt2Text.Projection.Forward(Ops.IndexSelect(hidden, _gather));
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Cleft.Autograd;
 using Cleft.Kernels;
+using Cleft.Models.Clip;
 using Cleft.Models.Layers;
 
 namespace Cleft.Models.Gpt2;
@@ -9,7 +10,7 @@ namespace Cleft.Models.Gpt2;
 /// each row's EOS/pad position (<see cref="Gpt2TextBatch.EosPositions"/>) is gathered and projected by a
 /// trainable Linear(n_embd, embedDim). The result is the raw text embedding; the contrastive head L2-normalises it.
 /// </summary>
-public sealed class Gpt2TextEncoder : Module
+public sealed class Gpt2TextEncoder : TextTower
 {
     public Gpt2TextEncoder(Gpt2Model transformer, Rng rng, int embedDim = 512)
     {
@@ -44,10 +45,22 @@ public sealed class Gpt2TextEncoder : Module
     }
 
     /// <summary>Text embeddings [B, embedDim].</summary>
-    public Tensor Forward(Gpt2TextBatch batch) => Projection.Forward(Features(batch));
+    public override Tensor Forward(Gpt2TextBatch batch) => Projection.Forward(Features(batch));
+
+    public override int PadId => Transformer.Config.EosTokenId;
+    public override bool KeepsClosingToken => false;
+    public override Module Backbone => Transformer;
+    public override long HalfParameterCount => Transformer.HalfParameterCount;
+
+    public override IEnumerable<(string Name, float[] Values)> HalfWeights()
+    {
+        foreach (var (i, block) in Transformer.Blocks.Index())
+            foreach (var (name, proj) in block.Projections())
+                if (proj.HalfWeight is { } half) yield return ($"h.{i}.{name}", half.ToArray());
+    }
 
     /// <summary>Every parameter including the fp16-stored frozen matrices.</summary>
-    public long TotalParameterCount => ParameterCount() + Transformer.HalfParameterCount;
+    public long TotalParameterCount => ParameterCount() + HalfParameterCount;
 
     /// <summary>The module's own trainable / total counts, to set beside <see cref="Gpt2ParameterCount.Compute"/>.</summary>
     public string ParameterReport()

@@ -54,7 +54,7 @@ public static class CompareCommand
     static bool IsResult(string stem) => stem.StartsWith("zeroshot-", StringComparison.Ordinal) || stem.StartsWith("probe-", StringComparison.Ordinal)
         || stem.StartsWith("retrieve-", StringComparison.Ordinal);
 
-    /// <summary>"PTUnifier (bert-tiny)", "CLEFT (text tiny, LoRA)", "prompt run"; from the spec files the runs write.</summary>
+    /// <summary>"PTUnifier (bert-tiny)", "CLEFT (tiny, LoRA)", "BERT-CLIP (bert-tiny, full)", "prompt run"; from the spec files the runs write.</summary>
     static string Describe(string run)
     {
         if (File.Exists(Path.Combine(run, PtunifierSpec.FileName)))
@@ -64,7 +64,7 @@ public static class CompareCommand
         {
             var spec = CleftModelSpec.Read(Path.Combine(run, CleftModelSpec.FileName)).Spec;
             string tuning = spec.Ia3 is not null ? "IA3" : spec.Lora is not null ? "LoRA" : spec.FreezeText ? "frozen" : "full";
-            return $"CLEFT ({Path.GetFileName(spec.Text)}, {tuning})";
+            return $"{(spec.IsBert ? "BERT-CLIP" : "CLEFT")} ({Path.GetFileName(spec.Text)}, {tuning})";
         }
         return "unknown model";
     }

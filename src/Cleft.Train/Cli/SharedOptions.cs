@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Cleft.Kernels;
+using Cleft.Models.Bert;
 using Cleft.Models.Peft;
 using Cleft.Models.Recipe;
 using Cleft.Train.Data;
@@ -52,7 +53,7 @@ public sealed class DataOptions
 public sealed class ModelOptions
 {
     readonly Option<string> _vision, _text, _loraTargets;
-    readonly Option<string?> _tokenizer;
+    readonly Option<string?> _tokenizer, _textTuning;
     readonly Option<int> _imageSize, _embedDim, _maxTokens, _loraR, _seed;
     readonly Option<float> _loraAlpha, _loraDropout;
     readonly Option<bool> _noLora, _ia3, _halfText, _trainEmbed, _unlockLn, _textDropout, _sumLoss, _noClamp;
@@ -60,8 +61,11 @@ public sealed class ModelOptions
     public ModelOptions(CommandOptions o)
     {
         _vision = o.Add("vision", "dinov2-vitb14-reg", $"image tower: a Hugging Face folder (DINOv2 with registers) or a preset for random init ({string.Join(", ", CleftModelSpec.VisionPresets.Keys)})");
-        _text = o.Add("text", "biomedlm", $"text tower: a Hugging Face GPT-2-family folder or a preset for random init ({string.Join(", ", CleftModelSpec.TextPresets.Keys)})");
-        _tokenizer = o.OptionalString("tokenizer", "folder with vocab.json + merges.txt (default: the text folder's, else GPT-2's bundled BPE)");
+        _text = o.Add("text", "biomedlm", "text tower: a Hugging Face GPT-2-family or BERT folder, or a preset for random init " +
+            $"({string.Join(", ", CleftModelSpec.TextPresets.Keys.Concat(BertPresets.Names))}); a BERT makes the BERT-CLIP baseline");
+        _textTuning = o.OptionalString("text-tuning", "how the text tower trains: lora (a frozen base with the PEFT options below; GPT-2's default) " +
+            "or full (every text weight; BERT's default and only choice)");
+        _tokenizer = o.OptionalString("tokenizer", "tokenizer folder: GPT-2's vocab.json + merges.txt or BERT's vocab.txt (default: the text folder's, else the preset's)");
         _imageSize = o.Add("image-size", 224, "input resolution in pixels (a multiple of the patch size)", CommandOptions.Positive);
         _embedDim = o.Add("embed-dim", 512, "joint embedding dimension", CommandOptions.Positive);
         _maxTokens = o.Add("max-tokens", 64, "caption length in tokens (longer captions are truncated)", CommandOptions.Positive);
@@ -81,15 +85,38 @@ public sealed class ModelOptions
         _seed = o.Add("seed", 42, "random seed: initialisation, shuffling, augmentation, dropout", CommandOptions.NonNegative);
     }
 
-    public CleftModelSpec Spec(ParseResult r) => new()
+    public CleftModelSpec Spec(ParseResult r)
     {
-        Vision = Resolve(r.GetValue(_vision)!), Text = Resolve(r.GetValue(_text)!), Tokenizer = r.GetValue(_tokenizer) is { } t ? Path.GetFullPath(t) : null,
-        Seed = (ulong)r.GetValue(_seed), ImageSize = r.GetValue(_imageSize), EmbedDim = r.GetValue(_embedDim), MaxTextLength = r.GetValue(_maxTokens),
-        Ia3 = r.GetValue(_ia3) ? Ia3Config.Cleft : null,
-        Lora = r.GetValue(_noLora) || r.GetValue(_ia3) ? null : new LoraConfig(r.GetValue(_loraR), r.GetValue(_loraAlpha), r.GetValue(_loraDropout), [r.GetValue(_loraTargets)!]),
-        HalfTextBase = r.GetValue(_halfText), TrainEmbeddings = r.GetValue(_trainEmbed), UnlockLayerNorm = r.GetValue(_unlockLn),
-        TextDropout = r.GetValue(_textDropout), SumLoss = r.GetValue(_sumLoss), ClampLogitScale = !r.GetValue(_noClamp),
-    };
+        string text = Resolve(r.GetValue(_text)!), kind = CleftModelSpec.KindOf(text);
+        bool full = FullTuning(r, kind);
+        return new()
+        {
+            Vision = Resolve(r.GetValue(_vision)!), Text = text, TextKind = kind, Tokenizer = r.GetValue(_tokenizer) is { } t ? Path.GetFullPath(t) : null,
+            Seed = (ulong)r.GetValue(_seed), ImageSize = r.GetValue(_imageSize), EmbedDim = r.GetValue(_embedDim), MaxTextLength = r.GetValue(_maxTokens),
+            Ia3 = r.GetValue(_ia3) ? Ia3Config.Cleft : null, FreezeText = !full,
+            Lora = full || r.GetValue(_noLora) || r.GetValue(_ia3) ? null
+                : new LoraConfig(r.GetValue(_loraR), r.GetValue(_loraAlpha), r.GetValue(_loraDropout), [r.GetValue(_loraTargets)!]),
+            HalfTextBase = r.GetValue(_halfText), TrainEmbeddings = r.GetValue(_trainEmbed), UnlockLayerNorm = r.GetValue(_unlockLn),
+            TextDropout = r.GetValue(_textDropout), SumLoss = r.GetValue(_sumLoss), ClampLogitScale = !r.GetValue(_noClamp),
+        };
+    }
+
+    /// <summary>
+    /// --text-tuning resolved against the tower (lora for GPT-2, full for BERT when absent), refusing what cannot go
+    /// together: BERT is only fine-tuned whole here, and full tuning leaves nothing for the frozen-base flags to do.
+    /// </summary>
+    bool FullTuning(ParseResult r, string kind)
+    {
+        bool bert = kind == CleftModelSpec.BertKind;
+        string tuning = r.GetValue(_textTuning) ?? (bert ? "full" : "lora");
+        if (tuning is not ("lora" or "full")) throw new CliUsageException($"--text-tuning: '{tuning}' is not lora or full");
+        if (bert && tuning == "lora")
+            throw new CliUsageException("--text-tuning lora: a BERT text tower (the BERT-CLIP baseline) is fully fine-tuned; use --text-tuning full");
+        if (bert && r.GetValue(_textDropout)) throw new CliUsageException("--text-dropout is GPT-2's dropout; the BERT text tower has none");
+        if (tuning == "full" && (r.GetValue(_noLora) || r.GetValue(_ia3) || r.GetValue(_halfText) || r.GetValue(_trainEmbed) || r.GetValue(_unlockLn)))
+            throw new CliUsageException("--text-tuning full trains every text weight; --no-lora, --ia3, --half-text, --train-embed and --unlock-ln apply to a frozen base");
+        return tuning == "full";
+    }
 
     /// <summary>Folders become absolute (a run folder must work from any directory); preset names stay.</summary>
     static string Resolve(string source) => Directory.Exists(source) ? Path.GetFullPath(source) : source;

@@ -99,7 +99,7 @@ public static class PretrainRun
 
         log.WriteLine($"pretrain: {train.Count} training pairs ({loader.BatchesPerEpoch} batches of {o.Batch} per epoch)" +
             (val is null ? "" : $", {val.Count} validation pairs") + $"; {model.ParameterCount(trainableOnly: true):N0} trainable of " +
-            $"{model.ParameterCount() + model.Text.Transformer.HalfParameterCount:N0} parameters; {totalSteps} steps on {device.Name}" +
+            $"{model.ParameterCount() + model.Text.HalfParameterCount:N0} parameters; {totalSteps} steps on {device.Name}" +
             (parallel is null ? "" : $" x {shards} ranks ({group!.Kind}, {o.Batch / shards} pairs each per batch)") + $"; run folder {root}");
 
         float lastLoss = float.NaN;

@@ -148,14 +148,14 @@ public sealed class CleftPersistenceTests
         using var dev = new CpuBackend();
         var spec = TinySpec with { TextDropout = false };
         using var model = CleftModel.Build(dev, spec);
-        var wteBefore = model.Text.Transformer.Wte.ToArray();
+        var wteBefore = model.Gpt2Text.Transformer.Wte.ToArray();
         var patchBefore = model.Image.Vit.NamedParameters().First().Param.ToArray();
         using var prompts = new PromptLearner(model, ["ring", "bar", "square"], 4, "a photo of a", PromptLearner.Variant.ReleasedCode);
         Assert.Contains(prompts.TrainedParameters, x => x.Name.StartsWith("image.vit.", StringComparison.Ordinal));
         using var trainer = new Stage2Trainer(prompts, new Stage2Options { LearningRate = 0.05f, WarmupSteps = 0, TotalSteps = 5, CheckpointDirectory = dir });
         for (int s = 0; s < 3; s++) Assert.True(float.IsFinite(trainer.TrainStep(TinyPixels(4, 300 + (ulong)s), [0, 1, 2, 0])));
         Assert.NotEqual(patchBefore, model.Image.Vit.NamedParameters().First().Param.ToArray());
-        Assert.Equal(wteBefore, model.Text.Transformer.Wte.ToArray()); // the text tower stays frozen
+        Assert.Equal(wteBefore, model.Gpt2Text.Transformer.Wte.ToArray()); // the text tower stays frozen
         string checkpoint = trainer.SaveCheckpoint();
 
         using var dev2 = new CpuBackend();

@@ -47,7 +47,7 @@ public sealed class Stage1TrainerTests(ITestOutputHelper output)
     {
         using var dev = new CpuBackend();
         using var model = CleftFixture.Model(dev);
-        var gpt = model.Text.Transformer;
+        var gpt = model.Gpt2Text.Transformer;
         Assert.False(gpt.Wte.RequiresGrad);
         Assert.True(gpt.Blocks[0].CAttn.Lora!.LoraA.RequiresGrad);
         Assert.All(model.Image.Parameters(), p => Assert.True(p.RequiresGrad));

@@ -47,7 +47,7 @@ public sealed class ZeroShotTests(ITestOutputHelper output)
         foreach (var v in new[] { t, i })
             for (int r = 0; r < 2; r++)
                 Assert.Equal(1.0, Math.Sqrt(v.Skip(r * CleftFixture.EmbedDim).Take(CleftFixture.EmbedDim).Sum(x => (double)x * x)), 5);
-        var gpt = model.Text.Transformer;
+        var gpt = model.Gpt2Text.Transformer;
         var viaIds = gpt.Forward(texts.Ids, texts.Mask).ToArray();
         var viaEmbeds = gpt.ForwardEmbeddings(Ops.Embedding(gpt.Wte, texts.Ids), texts.Mask).ToArray();
         Assert.Equal(viaIds, viaEmbeds);

@@ -17,7 +17,7 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
         ["pretrain", "--train", train, "--out", outDir, .. Tiny, "--steps", steps.ToString(), "--batch", "12", "--lr", "2e-3", "--warmup", "5",
          "--log-every", "1", "--caption-col", "text", "--image-col", "file", "--workers", "1", .. extra];
 
-    static List<(int Step, float Loss)> Losses(string run) =>
+    internal static List<(int Step, float Loss)> Losses(string run) =>
         new MetricsLog(Path.Combine(run, RunFolder.MetricsFile)).Read("train").Select(r => ((int)r["step"]!, (float)r["loss"]!)).ToList();
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class ConsoleWorkflowTests(ITestOutputHelper log)
     }
 
     /// <summary>Runs the console as a child and SIGKILLs it once a checkpoint exists and it has logged steps past it.</summary>
-    static void KillOnceCheckpointedAndPast(string[] args, string run)
+    internal static void KillOnceCheckpointedAndPast(string[] args, string run)
     {
         using var child = CliHarness.Start(args);
         // Drain both pipes as the child writes (a full pipe would stall it); stderr is kept for the failure message.
