@@ -2,7 +2,7 @@
 # Regenerates docs/KERNELS.md from ptxas's and cuobjdump's own output. Never edit KERNELS.md by hand.
 #  1. scripts/ptxas-check.sh (cleft ptx + ptxas -v for sm_80 and sm_90): one row per kernel.
 #  2. The main-loop instruction mix of every kernel whose sm_90 SASS has a loop with FFMA or HMMA, from the test
-#     helper that CI's checks use (tests/Cleft.Tests/Ilgpu/Sass.cs, run as PtxTests.SassMainLoopReport with
+#     helper that CI's checks use (tests/Cleft.Tests/Ilgpu/Sass.cs, run as PtxTests.KernelSassHasNoSpillsAndNoLocalMemory with
 #     CLEFT_SASS_REPORT set), so the table and the checks read the SASS one way. Needs cuobjdump + nvdisasm
 #     next to ptxas (scripts/install-ptxas.sh).
 set -euo pipefail
@@ -16,11 +16,11 @@ bash "$ROOT/scripts/ptxas-check.sh" | tee "$LOG"
 MARKER='<!-- Hand-written from here on (kernels-doc.sh keeps it) -->'
 PROSE="$(sed -n "/^$MARKER\$/,\$p" "$OUT" 2>/dev/null || true)"
 
-echo "kernels-doc: reading main loops from sm_90 SASS (dotnet test PtxTests.SassMainLoopReport)"
+echo "kernels-doc: reading main loops from sm_90 SASS (dotnet test PtxTests.KernelSassHasNoSpillsAndNoLocalMemory)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # Relocated build dirs (Directory.Build.props) so this never races an in-tree build of the same sources.
 if ! CLEFT_BUILD_ROOT="${CLEFT_BUILD_ROOT:-$WORK/build}" CLEFT_SASS_REPORT="$WORK/sass.md" CLEFT_REQUIRE_PTXAS=1 \
-    dotnet test "$ROOT/tests/Cleft.Tests/Cleft.Tests.csproj" -c Release --filter "FullyQualifiedName~PtxTests.SassMainLoopReport" \
+    dotnet test "$ROOT/tests/Cleft.Tests/Cleft.Tests.csproj" -c Release --filter "FullyQualifiedName~PtxTests.KernelSassHasNoSpillsAndNoLocalMemory" \
     > "$WORK/test.log" 2>&1 || [[ ! -s "$WORK/sass.md" ]]; then
   cat "$WORK/test.log" >&2; echo "kernels-doc: the SASS report did not run (see above)" >&2; exit 1
 fi

@@ -22,12 +22,16 @@ public sealed partial class PtxTests
         PtxCache.Get(SassArch, KernelCatalog.All[0].Name); // compiles every kernel once
         var compiled = clock.Elapsed;
         var rows = new ConcurrentDictionary<string, string>();
+        var loops = new ConcurrentDictionary<string, string>();
         var errors = new ConcurrentBag<string>();
         // Two at a time: ptxas dominates and the machine is shared.
         Parallel.ForEach(KernelCatalog.All, new ParallelOptions { MaxDegreeOfParallelism = 2 }, k =>
         {
             var code = Sass.Parse(Sass.Disassemble(tools, k.Name, out var r));
             int local = code.Count(i => Sass.Classify(i.Opcode) == "STL/LDL");
+            if (Sass.MainLoop(code) is { } loop)
+                loops[k.Name] = $"| {k.Name} | {loop.Instructions} | " + string.Join(" | ", SassLoopMix.Classes.Select(c => loop[c])) +
+                                $" | {local} | {loop.WorkPerInstruction:F1} |";
             bool asm = InlineAsm.Uses(k.Method);
             rows[k.Name] = $"{k.Name,-32} | {r.Registers,4} | {r.SpillStores}/{r.SpillLoads,-5} | {local,7} | {(asm ? "yes" : "no")}";
             if (r.SpillStores != 0 || r.SpillLoads != 0)
@@ -38,6 +42,13 @@ public sealed partial class PtxTests
         output.WriteLine($"PTX {compiled.TotalSeconds:F1} s, ptxas + cuobjdump + IL scan {(clock.Elapsed - compiled).TotalSeconds:F1} s");
         output.WriteLine($"{"kernel",-32} | regs | spills | STL/LDL | inline asm ({SassArch})");
         foreach (var row in rows.OrderBy(kv => kv.Key, StringComparer.Ordinal)) output.WriteLine(row.Value);
+        // The main-loop instruction mix of every kernel with an FFMA or HMMA loop: scripts/kernels-doc.sh sets
+        // CLEFT_SASS_REPORT and puts the table in docs/KERNELS.md, so the doc and CI read SASS with the same code.
+        string table = "| kernel | loop instructions | " + string.Join(" | ", SassLoopMix.Classes) + " | STL/LDL in kernel | FMAs per instruction |\n" +
+                       "|---|" + string.Concat(Enumerable.Repeat("---:|", SassLoopMix.Classes.Length + 3)) + "\n" +
+                       string.Concat(loops.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value + "\n"));
+        output.WriteLine(table);
+        if (Environment.GetEnvironmentVariable("CLEFT_SASS_REPORT") is { Length: > 0 } report) File.WriteAllText(report, table);
         Assert.True(errors.IsEmpty, string.Join("\n", errors.Order()));
     }
 

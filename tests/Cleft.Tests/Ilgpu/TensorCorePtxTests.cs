@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 using Cleft.Kernels;
 using Cleft.Kernels.Ilgpu;
@@ -73,31 +72,6 @@ public sealed partial class PtxTests
         Assert.Equal(2048 + 32, loop.Work);
         Assert.Equal(1024, Sass.Work("HMMA.1688.F32.TF32"));
         Assert.Null(Sass.MainLoop(code.Where(i => i.Opcode is not ("HMMA.16816.F32.BF16" or "FFMA")).ToList()));
-    }
-
-    /// <summary>
-    /// Writes the main-loop instruction mix of every kernel that has an FFMA or HMMA loop to $CLEFT_SASS_REPORT as
-    /// a markdown table (catalogue order) (scripts/kernels-doc.sh puts them in docs/KERNELS.md); skipped when the variable is unset.
-    /// </summary>
-    [SkippableFact]
-    public void SassMainLoopReport()
-    {
-        string? file = Environment.GetEnvironmentVariable("CLEFT_SASS_REPORT");
-        Skip.If(string.IsNullOrEmpty(file), "CLEFT_SASS_REPORT not set (scripts/kernels-doc.sh sets it)");
-        string tools = SassTools();
-        var table = new StringBuilder();
-        table.AppendLine("| kernel | loop instructions | " + string.Join(" | ", SassLoopMix.Classes) + " | STL/LDL in kernel | FMAs per instruction |");
-        table.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", SassLoopMix.Classes.Length + 3)));
-        foreach (var k in KernelCatalog.All)
-        {
-            var code = Sass.Parse(Sass.Disassemble(tools, k.Name, out _));
-            if (Sass.MainLoop(code) is not { } loop) continue;
-            int local = code.Count(i => Sass.Classify(i.Opcode) == "STL/LDL");
-            table.AppendLine($"| {k.Name} | {loop.Instructions} | " + string.Join(" | ", SassLoopMix.Classes.Select(c => loop[c])) +
-                             $" | {local} | {loop.WorkPerInstruction:F1} |");
-        }
-        output.WriteLine(table.ToString());
-        File.WriteAllText(file!, table.ToString());
     }
 
     static string SassTools()
