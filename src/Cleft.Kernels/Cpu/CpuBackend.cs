@@ -42,6 +42,9 @@ public sealed partial class CpuBackend : IBackend
 
     public void Dispose() => Pool.Drain(_ => { });
 
+    /// <summary>Drops pooled buffers above the high-water mark (<see cref="BufferPool.TrimToHighWater"/>); the GC reclaims them.</summary>
+    public long TrimPool() => Pool.TrimToHighWater(_ => { });
+
     CpuBuffer<T> Own<T>(DeviceBuffer<T> b) where T : unmanaged
     {
         if (b is not CpuBuffer<T> cb || !ReferenceEquals(b.Owner, this))
@@ -142,13 +145,13 @@ public sealed partial class CpuBackend : IBackend
     public void Gelu(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         float[] xv = A(x), yv = A(y);
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) yv[i] = GeluMath.Forward(xv[i]); });
+        Chunks(n, (s, len) => CpuGelu.Run<CpuGelu.TanhForward>(xv, xv, yv, s, len));
     }
 
     public void GeluBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
     {
         float[] xv = A(x), dv = A(dy), ov = A(dx);
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) ov[i] = dv[i] * GeluMath.Derivative(xv[i]); });
+        Chunks(n, (s, len) => CpuGelu.Run<CpuGelu.TanhBackward>(xv, dv, ov, s, len));
     }
 
     public void Dropout(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, float p, ulong seed)
