@@ -1,8 +1,9 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Cleft.Kernels.Cpu;
 
-// Layer norm over the last axis: forward, dx, and the dgamma / dbeta column sums.
+// Layer norm over the last axis: forward, and dx with the dgamma / dbeta column sums in one pass.
 public sealed partial class CpuBackend
 {
     public void LayerNorm(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> beta, DeviceBuffer<float> y,
@@ -23,38 +24,50 @@ public sealed partial class CpuBackend
         });
     }
 
+    // Rows per block of the backward: the blocks (not the threads) fix the order of the dgamma / dbeta sums.
+    const int LayerNormRowsPerBlock = 32;
+
     public void LayerNormBackward(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> mean, DeviceBuffer<float> rstd,
         DeviceBuffer<float> dy, DeviceBuffer<float> dx, DeviceBuffer<float> dgamma, DeviceBuffer<float> dbeta, int rows, int cols)
     {
         float[] xv = A(x), gv = A(gamma), mv = A(mean), rv = A(rstd), dv = A(dy), ov = A(dx), dgv = A(dgamma), dbv = A(dbeta);
-        For(rows, cols, r =>
+        // One pass over the rows for dx and the parameter gradients: each block of rows sums its own dgamma / dbeta
+        // partials (float64) while x and dy are in cache, instead of a second, column-strided pass over both.
+        if (rows == 0) { dgv.AsSpan(0, cols).Clear(); dbv.AsSpan(0, cols).Clear(); return; }
+        int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
+        double[] partial = ArrayPool<double>.Shared.Rent(2 * blocks * cols);
+        For(blocks, (long)LayerNormRowsPerBlock * cols, b =>
         {
-            float mu = mv[r], rs = rv[r];
-            double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
-            int o = r * cols;
-            for (int j = 0; j < cols; j++)
+            var pg = partial.AsSpan(2 * b * cols, cols); var pb = partial.AsSpan((2 * b + 1) * cols, cols);
+            pg.Clear(); pb.Clear();
+            for (int r = b * LayerNormRowsPerBlock; r < Math.Min(rows, (b + 1) * LayerNormRowsPerBlock); r++)
             {
-                float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
-                sumG += g; sumGX += g * xh;
-            }
-            float mg = (float)(sumG / cols), mgx = (float)(sumGX / cols);
-            for (int j = 0; j < cols; j++)
-            {
-                float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
-                ov[o + j] = rs * (g - mg - xh * mgx);
+                float mu = mv[r], rs = rv[r];
+                double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
+                int o = r * cols;
+                for (int j = 0; j < cols; j++)
+                {
+                    float d = dv[o + j], xh = (xv[o + j] - mu) * rs, g = d * gv[j];
+                    sumG += g; sumGX += g * xh;
+                    pg[j] += d * (xv[o + j] - mu) * rs;
+                    pb[j] += d;
+                }
+                float mg = (float)(sumG / cols), mgx = (float)(sumGX / cols);
+                for (int j = 0; j < cols; j++)
+                {
+                    float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
+                    ov[o + j] = rs * (g - mg - xh * mgx);
+                }
             }
         });
-        // Column sums over rows, parallel over columns so each output has one writer.
-        For(cols, rows, j =>
+        // Block partials added in block order: the result does not depend on how the blocks were scheduled.
+        var sg = partial.AsSpan(0, cols); var sb = partial.AsSpan(cols, cols);
+        for (int b = 1; b < blocks; b++)
         {
-            double sg = 0, sb = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                float d = dv[r * cols + j];
-                sg += d * (xv[r * cols + j] - mv[r]) * rv[r];
-                sb += d;
-            }
-            dgv[j] = (float)sg; dbv[j] = (float)sb;
-        });
+            TensorPrimitives.Add(sg, partial.AsSpan(2 * b * cols, cols), sg);
+            TensorPrimitives.Add(sb, partial.AsSpan((2 * b + 1) * cols, cols), sb);
+        }
+        for (int j = 0; j < cols; j++) { dgv[j] = (float)sg[j]; dbv[j] = (float)sb[j]; }
+        ArrayPool<double>.Shared.Return(partial);
     }
 }
