@@ -24,23 +24,16 @@ public sealed partial class CpuBackend
         });
     }
 
-    // Rows per block of the backward: the blocks (not the threads) fix the order of the dgamma / dbeta sums.
-    const int LayerNormRowsPerBlock = 32;
-
     public void LayerNormBackward(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> mean, DeviceBuffer<float> rstd,
         DeviceBuffer<float> dy, DeviceBuffer<float> dx, DeviceBuffer<float> dgamma, DeviceBuffer<float> dbeta, int rows, int cols)
     {
         float[] xv = A(x), gv = A(gamma), mv = A(mean), rv = A(rstd), dv = A(dy), ov = A(dx), dgv = A(dgamma), dbv = A(dbeta);
-        // One pass over the rows for dx and the parameter gradients: each block of rows sums its own dgamma / dbeta
-        // partials (float64) while x and dy are in cache, instead of a second, column-strided pass over both.
-        if (rows == 0) { dgv.AsSpan(0, cols).Clear(); dbv.AsSpan(0, cols).Clear(); return; }
-        int blocks = (rows + LayerNormRowsPerBlock - 1) / LayerNormRowsPerBlock;
-        double[] partial = ArrayPool<double>.Shared.Rent(2 * blocks * cols);
-        For(blocks, (long)LayerNormRowsPerBlock * cols, b =>
+        // One pass over the rows for dx and the parameter gradients: dgamma / dbeta partials ([0, cols) and
+        // [cols, 2 cols) of each block's sums) are taken while x and dy are in cache.
+        double[] sums = BlockColumnSums(rows, 2 * cols, cols, (first, end, partial) =>
         {
-            var pg = partial.AsSpan(2 * b * cols, cols); var pb = partial.AsSpan((2 * b + 1) * cols, cols);
-            pg.Clear(); pb.Clear();
-            for (int r = b * LayerNormRowsPerBlock; r < Math.Min(rows, (b + 1) * LayerNormRowsPerBlock); r++)
+            var pg = partial[..cols]; var pb = partial[cols..];
+            for (int r = first; r < end; r++)
             {
                 float mu = mv[r], rs = rv[r];
                 double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
@@ -60,14 +53,7 @@ public sealed partial class CpuBackend
                 }
             }
         });
-        // Block partials added in block order: the result does not depend on how the blocks were scheduled.
-        var sg = partial.AsSpan(0, cols); var sb = partial.AsSpan(cols, cols);
-        for (int b = 1; b < blocks; b++)
-        {
-            TensorPrimitives.Add(sg, partial.AsSpan(2 * b * cols, cols), sg);
-            TensorPrimitives.Add(sb, partial.AsSpan((2 * b + 1) * cols, cols), sb);
-        }
-        for (int j = 0; j < cols; j++) { dgv[j] = (float)sg[j]; dbv[j] = (float)sb[j]; }
-        ArrayPool<double>.Shared.Return(partial);
+        for (int j = 0; j < cols; j++) { dgv[j] = (float)sums[j]; dbv[j] = (float)sums[cols + j]; }
+        ArrayPool<double>.Shared.Return(sums);
     }
 }
