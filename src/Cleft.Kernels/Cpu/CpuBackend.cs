@@ -114,6 +114,15 @@ public sealed partial class CpuBackend : IBackend
     public void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc)
     {
         float[] av = A(a), bv = A(b), dv = A(dy), gv = A(g);
+        if (bc.Divisor == 1 && op != BinaryOp.Div)
+        {
+            // b is a's shape or repeats with period Modulus (a bias, a LayerScale): SIMD over whole spans, no index
+            // arithmetic per element; the same single operation per element as below, so the same values.
+            long period = bc.Modulus;
+            if (period == n) Chunks(n, (s, len) => SpanGradB(op, dv, av, gv, s, len));
+            else For(n / period, period, r => SpanGradB(op, dv, av, gv, (int)(r * period), (int)period));
+            return;
+        }
         Chunks(n, (s, len) =>
         {
             for (int i = s; i < s + len; i++)
@@ -128,6 +137,17 @@ public sealed partial class CpuBackend : IBackend
                 };
             }
         });
+    }
+
+    static void SpanGradB(BinaryOp op, float[] dv, float[] av, float[] gv, int start, int len)
+    {
+        var d = dv.AsSpan(start, len); var o = gv.AsSpan(start, len);
+        switch (op)
+        {
+            case BinaryOp.Add: d.CopyTo(o); break;
+            case BinaryOp.Sub: TensorPrimitives.Negate(d, o); break;
+            default: TensorPrimitives.Multiply(d, av.AsSpan(start, len), o); break;
+        }
     }
 
     public void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
