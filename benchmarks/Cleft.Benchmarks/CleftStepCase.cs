@@ -97,6 +97,9 @@ public sealed class CleftStepCase : IDisposable
 
     public CleftStepConfig Config { get; }
 
+    /// <summary>The backend, for its buffer pool's statistics.</summary>
+    public CpuBackend Device => _device;
+
     public CleftStepCounts Counts => new(_model.Image.ParameterCount(trainableOnly: true), _model.Text.ParameterCount(trainableOnly: true),
         _model.Head.ParameterCount(trainableOnly: true), _model.ParameterCount() + _model.Text.Transformer.HalfParameterCount);
 

@@ -45,19 +45,24 @@ public static class StepProfile
     {
         using var run = new CleftStepCase(config);
         Console.WriteLine($"## profile-step: {config}, {Environment.ProcessorCount} cores, {warmup} warm-up steps, {steps} profiled steps");
-        for (int i = 0; i < warmup; i++) run.Step();
+        var pool = run.Device.Pool;
+        for (int i = 0; i < warmup; i++) { run.Step(); run.Device.TrimPool(); }
 
         var profile = new BackwardProfile();
         var stepTimes = new double[steps];
         int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
-        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true), peakBytes = 0;
         using (profile.Record())
         {
             for (int i = 0; i < steps; i++)
             {
+                pool.ResetPeak();
                 long t0 = Stopwatch.GetTimestamp();
                 run.Step();
                 stepTimes[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                peakBytes = Math.Max(peakBytes, pool.PeakLiveBytes);
+                // Between steps, as a training loop would: gives back buffers above the step's high-water mark.
+                run.Device.TrimPool();
             }
         }
         double allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)steps;
@@ -77,6 +82,8 @@ public static class StepProfile
             $"(mean, {backward / forward:F2}x forward), rest (AdamW, clipping, uploads) {(step - forward - backward) * 1e3:F0} ms"));
         Console.WriteLine(string.Create(inv,
             $"managed heap per step: {allocatedPerStep / (1 << 20):F1} MiB allocated; over {steps} steps gen0 {gen0}, gen1 {gen1}, gen2 {gen2} collections"));
+        Console.WriteLine(string.Create(inv,
+            $"buffer pool: peak {peakBytes / (double)(1 << 20):F0} MiB live in a step, {pool.ReservedBytes / (double)(1 << 20):F0} MiB reserved after trimming to the high-water mark"));
         Console.WriteLine();
         Console.WriteLine("| backward op | ms per step | calls per step | share of backward |");
         Console.WriteLine("|---|---:|---:|---:|");

@@ -126,7 +126,7 @@ public static class Autograd
             {
                 var parent = fn.Parents[p];
                 var g = parentGrads[p];
-                if (pending is not null && parent.IsLeaf && parent.RequiresGrad && --pending[parent] == 0 && (g is not null || parent.Grad is not null))
+                if (pending is not null && parent.IsLeaf && parent.RequiresGrad && --pending[parent] == 0 && (g is not null || parent.GradStorage is not null))
                     pendingDone.Add(parent);
                 if (g is null || !parent.RequiresGrad) { if (g is not null && !ReferenceEquals(g, gOut)) g.Dispose(); continue; }
                 if (!ShapeUtil.Same(g.Shape, parent.Shape))
@@ -169,13 +169,13 @@ public static class Autograd
 
     static void AccumulateLeaf(Tensor leaf, Tensor g)
     {
-        if (leaf.Grad is null)
-        {
-            // Leaf gradients outlive any scope: they belong to the leaf and are reused across steps.
-            leaf.Grad = Tensor.Create(leaf.Device, leaf.Shape, scoped: false);
-            leaf.Device.Fill(leaf.Grad.Buffer, leaf.Length, 0f);
-        }
-        leaf.Device.Axpy(1f, g.Buffer, leaf.Grad.Buffer, g.Length);
+        var grad = leaf.GradStorage;
+        if (grad is not null && !leaf.GradMarkedZero) { leaf.Device.Axpy(1f, g.Buffer, grad.Buffer, g.Length); return; }
+        // First touch this step: write instead of zero-fill + add (same values: 0 + 1 * g is g exactly, up to the
+        // sign of a zero). Leaf gradients outlive any scope: they belong to the leaf and are reused across steps.
+        if (grad is null) { grad = Tensor.Create(leaf.Device, leaf.Shape, scoped: false); leaf.Grad = grad; }
+        leaf.Device.CopyBlock(g.Buffer, 0, g.Length, grad.Buffer, 0, g.Length, 1, g.Length);
+        leaf.GradMarkedZero = false;
     }
 
     static InvalidOperationException FreedError(Function f) => new(

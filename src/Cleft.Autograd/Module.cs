@@ -46,9 +46,13 @@ public sealed class Parameter : Tensor
         Device.CopyFromHost(data, Buffer);
     }
 
+    /// <summary>
+    /// Marks the gradient zero without touching its memory: the next backward's first accumulation copies into it,
+    /// and anything reading <see cref="Tensor.Grad"/> before then gets real zeros.
+    /// </summary>
     public void ZeroGrad()
     {
-        if (Grad is { } g) Device.Fill(g.Buffer, g.Length, 0f);
+        if (GradStorage is not null) GradMarkedZero = true;
     }
 }
 

@@ -43,8 +43,26 @@ public class Tensor : IDisposable
     /// <summary>Whether gradients flow to this tensor. Settable on leaves only; ops set it on their outputs.</summary>
     public bool RequiresGrad { get; set; }
 
-    /// <summary>The gradient: accumulated here for leaves by <see cref="Backward"/>.</summary>
-    public Tensor? Grad { get; internal set; }
+    /// <summary>
+    /// The gradient: accumulated here for leaves by <see cref="Backward"/>. After <see cref="Parameter.ZeroGrad"/> it is
+    /// only marked zero (the next backward overwrites it instead of fill + add); reading it here writes the zeros first.
+    /// </summary>
+    public Tensor? Grad
+    {
+        get
+        {
+            if (GradMarkedZero) { GradMarkedZero = false; Device.Fill(_grad!.Buffer, _grad.Length, 0f); }
+            return _grad;
+        }
+        internal set { _grad = value; GradMarkedZero = false; }
+    }
+    Tensor? _grad;
+
+    /// <summary>The gradient's storage, without materialising a pending zero (see <see cref="GradMarkedZero"/>).</summary>
+    internal Tensor? GradStorage => _grad;
+
+    /// <summary>True while <see cref="GradStorage"/> holds stale values that stand for zeros.</summary>
+    internal bool GradMarkedZero { get; set; }
 
     /// <summary>The op that produced this tensor, or null for a leaf.</summary>
     public Function? Creator { get; internal set; }
@@ -143,7 +161,7 @@ public class Tensor : IDisposable
         if (_disposed) return;
         _disposed = true;
         if (--_storage.References == 0) Device.Release(_storage.Buffer);
-        if (IsLeaf && Grad is { } g) { Grad = null; g.Dispose(); }
+        if (IsLeaf && _grad is { } g) { Grad = null; g.Dispose(); }
         GC.SuppressFinalize(this);
     }
 }

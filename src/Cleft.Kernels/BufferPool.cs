@@ -7,7 +7,15 @@ namespace Cleft.Kernels;
 /// </summary>
 public sealed class BufferPool
 {
-    readonly Dictionary<(Type, long), Stack<object>> _free = new();
+    /// <summary>One size class of one buffer type: its free buffers, and how many are handed out now and at most.</summary>
+    sealed class SizeClassState(long bytes)
+    {
+        public readonly long BufferBytes = bytes;
+        public readonly Stack<object> Free = new();
+        public int Live, PeakLive;
+    }
+
+    readonly Dictionary<(Type, long), SizeClassState> _classes = new();
     readonly object _lock = new();
 
     /// <summary>Storage allocations that went to the device (misses), since creation.</summary>
@@ -44,11 +52,13 @@ public sealed class BufferPool
         long cls = SizeClass(length);
         long bytes = cls * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         TBuffer? buffer = null;
+        SizeClassState state;
         lock (_lock)
         {
-            if (_free.TryGetValue((typeof(TBuffer), cls), out var stack) && stack.Count > 0)
+            state = Class(typeof(TBuffer), cls, bytes);
+            if (state.Free.Count > 0)
             {
-                buffer = (TBuffer)stack.Pop();
+                buffer = (TBuffer)state.Free.Pop();
                 Reuses++;
             }
         }
@@ -63,6 +73,7 @@ public sealed class BufferPool
         {
             LiveBytes += bytes;
             if (LiveBytes > PeakLiveBytes) PeakLiveBytes = LiveBytes;
+            if (++state.Live > state.PeakLive) state.PeakLive = state.Live;
         }
         return buffer;
     }
@@ -76,11 +87,42 @@ public sealed class BufferPool
         long bytes = buffer.Capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         lock (_lock)
         {
-            var key = (buffer.GetType(), buffer.Capacity);
-            if (!_free.TryGetValue(key, out var stack)) _free[key] = stack = new Stack<object>();
-            stack.Push(buffer);
+            var state = Class(buffer.GetType(), buffer.Capacity, bytes);
+            state.Free.Push(buffer);
+            state.Live--;
             LiveBytes -= bytes;
         }
+    }
+
+    SizeClassState Class(Type type, long capacity, long bufferBytes)
+    {
+        if (!_classes.TryGetValue((type, capacity), out var state)) _classes[(type, capacity)] = state = new SizeClassState(bufferBytes);
+        return state;
+    }
+
+    /// <summary>
+    /// Gives back free buffers above the high-water mark: per size class, whatever exceeds the most buffers of that
+    /// class live at once since the last trim (so a one-off spike, such as an evaluation pass, is not held forever),
+    /// then starts a new high-water period. Call it between steps: a steady-state step needs every buffer the last
+    /// one had, so nothing it will rent again is dropped. Returns the bytes given back.
+    /// </summary>
+    public long TrimToHighWater(Action<object> dispose)
+    {
+        long released = 0;
+        lock (_lock)
+        {
+            foreach (var state in _classes.Values)
+            {
+                while (state.Free.Count > 0 && state.Live + state.Free.Count > state.PeakLive)
+                {
+                    var buffer = state.Free.Pop();
+                    ReservedBytes -= state.BufferBytes; released += state.BufferBytes;
+                    dispose(buffer);
+                }
+                state.PeakLive = state.Live;
+            }
+        }
+        return released;
     }
 
     /// <summary>Removes every free buffer and hands it to <paramref name="dispose"/> (device memory is freed there).</summary>
@@ -88,9 +130,8 @@ public sealed class BufferPool
     {
         lock (_lock)
         {
-            foreach (var stack in _free.Values)
-                while (stack.Count > 0) dispose(stack.Pop());
-            _free.Clear();
+            foreach (var state in _classes.Values)
+                while (state.Free.Count > 0) { dispose(state.Free.Pop()); ReservedBytes -= state.BufferBytes; }
         }
     }
 }

@@ -1,8 +1,9 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Cleft.Kernels.Cpu;
 
-// Layer norm over the last axis: forward, dx, and the dgamma / dbeta column sums.
+// Layer norm over the last axis: forward, and dx with the dgamma / dbeta column sums in one pass.
 public sealed partial class CpuBackend
 {
     public void LayerNorm(DeviceBuffer<float> x, DeviceBuffer<float> gamma, DeviceBuffer<float> beta, DeviceBuffer<float> y,
@@ -27,34 +28,32 @@ public sealed partial class CpuBackend
         DeviceBuffer<float> dy, DeviceBuffer<float> dx, DeviceBuffer<float> dgamma, DeviceBuffer<float> dbeta, int rows, int cols)
     {
         float[] xv = A(x), gv = A(gamma), mv = A(mean), rv = A(rstd), dv = A(dy), ov = A(dx), dgv = A(dgamma), dbv = A(dbeta);
-        For(rows, cols, r =>
+        // One pass over the rows for dx and the parameter gradients: dgamma / dbeta partials ([0, cols) and
+        // [cols, 2 cols) of each block's sums) are taken while x and dy are in cache.
+        double[] sums = BlockColumnSums(rows, 2 * cols, cols, (first, end, partial) =>
         {
-            float mu = mv[r], rs = rv[r];
-            double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
-            int o = r * cols;
-            for (int j = 0; j < cols; j++)
+            var pg = partial[..cols]; var pb = partial[cols..];
+            for (int r = first; r < end; r++)
             {
-                float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
-                sumG += g; sumGX += g * xh;
-            }
-            float mg = (float)(sumG / cols), mgx = (float)(sumGX / cols);
-            for (int j = 0; j < cols; j++)
-            {
-                float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
-                ov[o + j] = rs * (g - mg - xh * mgx);
+                float mu = mv[r], rs = rv[r];
+                double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
+                int o = r * cols;
+                for (int j = 0; j < cols; j++)
+                {
+                    float d = dv[o + j], xh = (xv[o + j] - mu) * rs, g = d * gv[j];
+                    sumG += g; sumGX += g * xh;
+                    pg[j] += d * (xv[o + j] - mu) * rs;
+                    pb[j] += d;
+                }
+                float mg = (float)(sumG / cols), mgx = (float)(sumGX / cols);
+                for (int j = 0; j < cols; j++)
+                {
+                    float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
+                    ov[o + j] = rs * (g - mg - xh * mgx);
+                }
             }
         });
-        // Column sums over rows, parallel over columns so each output has one writer.
-        For(cols, rows, j =>
-        {
-            double sg = 0, sb = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                float d = dv[r * cols + j];
-                sg += d * (xv[r * cols + j] - mv[r]) * rv[r];
-                sb += d;
-            }
-            dgv[j] = (float)sg; dbv[j] = (float)sb;
-        });
+        for (int j = 0; j < cols; j++) { dgv[j] = (float)sums[j]; dbv[j] = (float)sums[cols + j]; }
+        ArrayPool<double>.Shared.Return(sums);
     }
 }

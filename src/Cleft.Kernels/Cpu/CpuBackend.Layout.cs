@@ -29,7 +29,16 @@ public sealed partial class CpuBackend
     {
         float[] xv = A(x), yv = A(y);
         var pa = args;
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) yv[i] = xv[pa.SourceIndex(i)]; });
+        long rowLen = CpuPermute.RowLength(pa);
+        if (rowLen == 0 || n == 0) return;
+        long rows = n / rowLen;
+        // Blocks of whole rows, so each thread does one index decomposition per row and block copies within it.
+        long blocks = (rows + CpuPermute.RowsPerBlock - 1) / CpuPermute.RowsPerBlock;
+        For(blocks, CpuPermute.RowsPerBlock * rowLen, b =>
+        {
+            long first = b * CpuPermute.RowsPerBlock;
+            CpuPermute.Rows(xv, yv, pa, first, Math.Min(CpuPermute.RowsPerBlock, rows - first));
+        });
     }
 
     public void CopyBlock(DeviceBuffer<float> src, long srcOffset, long srcStride, DeviceBuffer<float> dst, long dstOffset, long dstStride,

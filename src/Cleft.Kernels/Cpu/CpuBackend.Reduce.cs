@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Cleft.Kernels.Cpu;
@@ -9,6 +10,22 @@ public sealed partial class CpuBackend
     {
         float[] xv = A(x), yv = A(y);
         long run = bc.Divisor, period = bc.Divisor * bc.Modulus, outer = n / period;
+        if (run == 1 && outer > 1)
+        {
+            // A bias gradient, [outer, period] summed over rows: by blocks of rows, not down each column.
+            int width = (int)period;
+            double[] sums = BlockColumnSums((int)outer, width, width, (first, end, partial) =>
+            {
+                for (int r = first; r < end; r++)
+                {
+                    var row = xv.AsSpan(r * width, width);
+                    for (int j = 0; j < width; j++) partial[j] += row[j];
+                }
+            });
+            for (int j = 0; j < width; j++) yv[j] = (float)sums[j];
+            ArrayPool<double>.Shared.Return(sums);
+            return;
+        }
         For(bc.Modulus, n / bc.Modulus, j =>
         {
             // Accumulate in double: sums over long rows stay close to the float64 reference.

@@ -42,6 +42,9 @@ public sealed partial class CpuBackend : IBackend
 
     public void Dispose() => Pool.Drain(_ => { });
 
+    /// <summary>Drops pooled buffers above the high-water mark (<see cref="BufferPool.TrimToHighWater"/>); the GC reclaims them.</summary>
+    public long TrimPool() => Pool.TrimToHighWater(_ => { });
+
     CpuBuffer<T> Own<T>(DeviceBuffer<T> b) where T : unmanaged
     {
         if (b is not CpuBuffer<T> cb || !ReferenceEquals(b.Owner, this))
@@ -111,6 +114,15 @@ public sealed partial class CpuBackend : IBackend
     public void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc)
     {
         float[] av = A(a), bv = A(b), dv = A(dy), gv = A(g);
+        if (bc.Divisor == 1 && op != BinaryOp.Div)
+        {
+            // b is a's shape or repeats with period Modulus (a bias, a LayerScale): SIMD over whole spans, no index
+            // arithmetic per element; the same single operation per element as below, so the same values.
+            long period = bc.Modulus;
+            if (period == n) Chunks(n, (s, len) => SpanGradB(op, dv, av, gv, s, len));
+            else For(n / period, period, r => SpanGradB(op, dv, av, gv, (int)(r * period), (int)period));
+            return;
+        }
         Chunks(n, (s, len) =>
         {
             for (int i = s; i < s + len; i++)
@@ -125,6 +137,17 @@ public sealed partial class CpuBackend : IBackend
                 };
             }
         });
+    }
+
+    static void SpanGradB(BinaryOp op, float[] dv, float[] av, float[] gv, int start, int len)
+    {
+        var d = dv.AsSpan(start, len); var o = gv.AsSpan(start, len);
+        switch (op)
+        {
+            case BinaryOp.Add: d.CopyTo(o); break;
+            case BinaryOp.Sub: TensorPrimitives.Negate(d, o); break;
+            default: TensorPrimitives.Multiply(d, av.AsSpan(start, len), o); break;
+        }
     }
 
     public void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
@@ -142,13 +165,13 @@ public sealed partial class CpuBackend : IBackend
     public void Gelu(DeviceBuffer<float> x, DeviceBuffer<float> y, long n)
     {
         float[] xv = A(x), yv = A(y);
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) yv[i] = GeluMath.Forward(xv[i]); });
+        Chunks(n, (s, len) => CpuGelu.Run<CpuGelu.TanhForward>(xv, xv, yv, s, len));
     }
 
     public void GeluBackward(DeviceBuffer<float> x, DeviceBuffer<float> dy, DeviceBuffer<float> dx, long n)
     {
         float[] xv = A(x), dv = A(dy), ov = A(dx);
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) ov[i] = dv[i] * GeluMath.Derivative(xv[i]); });
+        Chunks(n, (s, len) => CpuGelu.Run<CpuGelu.TanhBackward>(xv, dv, ov, s, len));
     }
 
     public void Dropout(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, float p, ulong seed)

@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Cleft.Kernels.Cpu;
+
+/// <summary>
+/// The float operations a pointwise kernel needs, over one lane type, so a formula is written once and instantiated
+/// per width (the runtime's own ISimdVector is not public). Loads and stores read <see cref="Count"/> floats from a
+/// reference: the caller guarantees they are in bounds.
+/// </summary>
+interface ILanes<TV> where TV : struct
+{
+    static abstract int Count { get; }
+    static abstract TV Load(ref float p);
+    static abstract void Store(TV v, ref float p);
+    static abstract TV Splat(float v);
+    static abstract TV Add(TV a, TV b);
+    static abstract TV Sub(TV a, TV b);
+    static abstract TV Mul(TV a, TV b);
+    static abstract TV Div(TV a, TV b);
+    /// <summary>a b + c, fused (one rounding) at every width.</summary>
+    static abstract TV Fma(TV a, TV b, TV c);
+    static abstract TV Exp(TV x);
+    static abstract TV Min(TV a, TV b);
+    static abstract TV Abs(TV x);
+    /// <summary>r with its sign flipped where <paramref name="sign"/> has its sign bit set.</summary>
+    static abstract TV FlipSignWhereNegative(TV r, TV sign);
+}
+
+struct Lanes512 : ILanes<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(ref float p) => Vector512.LoadUnsafe(ref p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, ref float p) => v.StoreUnsafe(ref p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Splat(float v) => Vector512.Create(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> x) => Vector512.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> x) => Vector512.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> FlipSignWhereNegative(Vector512<float> r, Vector512<float> sign) => r ^ (sign & Vector512.Create(-0f));
+}
+
+struct Lanes256 : ILanes<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(ref float p) => Vector256.LoadUnsafe(ref p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, ref float p) => v.StoreUnsafe(ref p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Splat(float v) => Vector256.Create(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> x) => Vector256.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FlipSignWhereNegative(Vector256<float> r, Vector256<float> sign) => r ^ (sign & Vector256.Create(-0f));
+}
+
+/// <summary>One lane: the scalar tail after the vectors, with the same fused multiply-adds.</summary>
+struct Lanes1 : ILanes<float>
+{
+    public static int Count => 1;
+    public static float Load(ref float p) => p;
+    public static void Store(float v, ref float p) => p = v;
+    public static float Splat(float v) => v;
+    public static float Add(float a, float b) => a + b;
+    public static float Sub(float a, float b) => a - b;
+    public static float Mul(float a, float b) => a * b;
+    public static float Div(float a, float b) => a / b;
+    public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
+    public static float Exp(float x) => MathF.Exp(x);
+    public static float Min(float a, float b) => MathF.Min(a, b);
+    public static float Abs(float x) => MathF.Abs(x);
+    public static float FlipSignWhereNegative(float r, float sign) => float.IsNegative(sign) ? -r : r;
+}
