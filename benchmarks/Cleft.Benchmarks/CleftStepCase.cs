@@ -101,7 +101,7 @@ public sealed class CleftStepCase : IDisposable
     public CpuBackend Device => _device;
 
     public CleftStepCounts Counts => new(_model.Image.ParameterCount(trainableOnly: true), _model.Text.ParameterCount(trainableOnly: true),
-        _model.Head.ParameterCount(trainableOnly: true), _model.ParameterCount() + _model.Text.Transformer.HalfParameterCount);
+        _model.Head.ParameterCount(trainableOnly: true), _model.ParameterCount() + _model.Text.HalfParameterCount);
 
     public void Step() => _trainer.TrainStep(_pixels, _captions);
 
