@@ -113,14 +113,7 @@ public static class PretrainRun
             {
                 while (trainer.Step < totalSteps)
                 {
-                    var micro = new List<(float[], IReadOnlyList<string>)>(o.Accumulate);
-                    for (int k = 0; k < o.Accumulate; k++)
-                    {
-                        batches.MoveNext();
-                        var (batch, next) = batches.Current;
-                        micro.Add((batch.Pixels, batch.Captions));
-                        position = next;
-                    }
+                    var micro = PretrainRun.NextMicroBatches(batches, o.Accumulate, ref position);
                     float stepLoss = GuardedStep(() => trainer.TrainStep(micro), trainer.Guard, run, ticker, "pretrain");
                     if (trainer.LastStepSkipped) continue;
                     lastLoss = stepLoss;
@@ -195,6 +188,21 @@ public static class PretrainRun
         (steps ?? new PreprocessOptions()) with { LoadSize = (int)Math.Round(size * 256.0 / 224.0), CropSize = size };
 
     /// <summary>Batches from <paramref name="from"/> on, across epochs, each with the position after it.</summary>
+    /// <summary>The next optimisation step's micro-batches from <see cref="Stream"/>; <paramref name="position"/> moves past them.</summary>
+    internal static List<(float[], IReadOnlyList<string>)> NextMicroBatches(IEnumerator<(ImageBatch Batch, DataPosition Next)> batches,
+        int accumulate, ref DataPosition position)
+    {
+        var micro = new List<(float[], IReadOnlyList<string>)>(accumulate);
+        for (int k = 0; k < accumulate; k++)
+        {
+            batches.MoveNext();
+            var (batch, next) = batches.Current;
+            micro.Add((batch.Pixels, batch.Captions));
+            position = next;
+        }
+        return micro;
+    }
+
     internal static IEnumerable<(ImageBatch Batch, DataPosition Next)> Stream(DataLoader loader, DataPosition from)
     {
         for (int e = from.Epoch; ; e++)

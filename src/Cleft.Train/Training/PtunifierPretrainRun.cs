@@ -78,14 +78,7 @@ public static class PtunifierPretrainRun
             {
                 while (trainer.Step < totalSteps)
                 {
-                    var micro = new List<(float[], IReadOnlyList<string>)>(o.Accumulate);
-                    for (int k = 0; k < o.Accumulate; k++)
-                    {
-                        batches.MoveNext();
-                        var (batch, next) = batches.Current;
-                        micro.Add((batch.Pixels, batch.Captions));
-                        position = next;
-                    }
+                    var micro = PretrainRun.NextMicroBatches(batches, o.Accumulate, ref position);
                     PtunifierStepLosses losses = default;
                     PretrainRun.GuardedStep(() => (losses = trainer.TrainStep(micro)).Total, trainer.Guard, run, ticker, "ptunifier pretrain");
                     if (trainer.LastStepSkipped) continue;
