@@ -52,6 +52,39 @@ public static class TestData
 /// </summary>
 public static class GradCheck
 {
+    /// <summary>
+    /// Central differences of the scalar <paramref name="loss"/> against the analytic gradients already in the
+    /// parameters' Grad, for up to <paramref name="perTensor"/> evenly spread elements (offset per tensor) of every
+    /// parameter <paramref name="which"/> picks. Returns the elements and tensors checked.
+    /// </summary>
+    public static (int Elements, int Tensors) Parameters(Module model, Func<double> loss, Func<string, bool> which,
+        int perTensor, double step, double atol, double rtol)
+    {
+        int count = 0, tensors = 0;
+        foreach (var (name, p) in model.NamedParameters().Where(x => which(x.Name)))
+        {
+            Assert.True(p.Grad is not null, $"{name} received no gradient");
+            var analytic = p.Grad!.ToArray();
+            var data = p.ToArray();
+            int stride = Math.Max(1, data.Length / perTensor);
+            var picked = Enumerable.Range(0, data.Length).Where(j => j % stride == tensors % stride).Take(perTensor).ToArray();
+            var numeric = new double[picked.Length];
+            for (int k = 0; k < picked.Length; k++)
+            {
+                int j = picked[k];
+                float x0 = data[j], xp = (float)(x0 + step), xm = (float)(x0 - step);
+                data[j] = xp; p.Load(data); double lp = loss();
+                data[j] = xm; p.Load(data); double lm = loss();
+                data[j] = x0; p.Load(data);
+                numeric[k] = (lp - lm) / ((double)xp - xm);
+            }
+            TestData.AssertClose(numeric, picked.Select(j => analytic[j]).ToArray(), atol, rtol, $"gradient of {name} {p.ShapeString} at [{string.Join(",", picked)}]");
+            count += picked.Length;
+            tensors++;
+        }
+        return (count, tensors);
+    }
+
     public sealed record Input(float[] Data, int[] Shape, bool RequiresGrad = true);
 
     public static Input In(float[] data, params int[] shape) => new(data, shape);

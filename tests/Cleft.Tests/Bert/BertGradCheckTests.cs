@@ -51,28 +51,8 @@ public sealed class BertGradCheckTests
             var y = Loss(model.Forward(ids, mask, types)).ToArray();
             return y.Select((v, i) => (double)v * w[i]).Sum();
         }
-        int checkedCount = 0, tensors = 0;
-        foreach (var (name, p) in model.NamedParameters())
-        {
-            var analytic = p.Grad!.ToArray();
-            var data = p.ToArray();
-            // Every tensor, at most 8 elements each (evenly spread, offset per tensor): keeps the test a few seconds.
-            int stride = Math.Max(1, data.Length / 8);
-            var picked = Enumerable.Range(0, data.Length).Where(j => j % stride == tensors % stride).ToArray();
-            var numeric = new double[picked.Length];
-            for (int k = 0; k < picked.Length; k++)
-            {
-                int j = picked[k];
-                float x0 = data[j], xp = (float)(x0 + Step), xm = (float)(x0 - Step);
-                data[j] = xp; p.Load(data); double lp = L();
-                data[j] = xm; p.Load(data); double lm = L();
-                data[j] = x0; p.Load(data);
-                numeric[k] = (lp - lm) / ((double)xp - xm);
-            }
-            TestData.AssertClose(numeric, picked.Select(j => analytic[j]).ToArray(), Atol, Rtol, $"gradient of {name} {p.ShapeString} at [{string.Join(",", picked)}]");
-            checkedCount += picked.Length;
-            tensors++;
-        }
+        // Every tensor, at most 8 elements each (evenly spread, offset per tensor): keeps the test a few seconds.
+        var (checkedCount, tensors) = GradCheck.Parameters(model, L, _ => true, perTensor: 8, Step, Atol, Rtol);
         Assert.Equal(5 + 2 * 16 + 2, tensors);
         Assert.True(checkedCount > 200, $"only {checkedCount} parameter elements checked");
     }

@@ -69,28 +69,6 @@ public static class PtunifierFixture
             using var _ = GradMode.NoGrad();
             return loss(owner).Item();
         }
-        int count = 0, tensors = 0;
-        foreach (var (name, p) in model.NamedParameters().Where(x => which(x.Name)))
-        {
-            Assert.True(p.Grad is not null, $"{name} received no gradient");
-            var analytic = p.Grad!.ToArray();
-            var data = p.ToArray();
-            int stride = Math.Max(1, data.Length / perTensor);
-            var picked = Enumerable.Range(0, data.Length).Where(j => j % stride == tensors % stride).Take(perTensor).ToArray();
-            var numeric = new double[picked.Length];
-            for (int k = 0; k < picked.Length; k++)
-            {
-                int j = picked[k];
-                float x0 = data[j], xp = (float)(x0 + step), xm = (float)(x0 - step);
-                data[j] = xp; p.Load(data); double lp = L();
-                data[j] = xm; p.Load(data); double lm = L();
-                data[j] = x0; p.Load(data);
-                numeric[k] = (lp - lm) / ((double)xp - xm);
-            }
-            TestData.AssertClose(numeric, picked.Select(j => analytic[j]).ToArray(), atol, rtol, $"gradient of {name} {p.ShapeString} at [{string.Join(",", picked)}]");
-            count += picked.Length;
-            tensors++;
-        }
-        return count;
+        return GradCheck.Parameters(model, L, which, perTensor, step, atol, rtol).Elements;
     }
 }
