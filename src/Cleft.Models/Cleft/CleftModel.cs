@@ -81,14 +81,8 @@ public sealed partial class CleftModel : Module
     public int EosId => Gpt2Text.Transformer.Config.EosTokenId;
 
     /// <summary>Host pixels [B, 3, S, S] as a (scoped) device tensor.</summary>
-    public Tensor Pixels(float[] pixels, int batch)
-    {
-        ArgumentNullException.ThrowIfNull(pixels);
-        int s = Config.ImageSize, c = Config.Vision.Channels;
-        if (batch <= 0 || pixels.Length != batch * c * s * s)
-            throw new ArgumentException($"CleftModel: {pixels.Length} pixel values for a batch of {batch} images [{c}, {s}, {s}]");
-        return Tensor.FromArray(Device, pixels, batch, c, s, s);
-    }
+    public Tensor Pixels(float[] pixels, int batch) =>
+        PixelBatch.ToTensor(Device, pixels, batch, Config.ImageSize, Config.Vision.Channels, "CleftModel");
 
     /// <summary>Captions tokenized, padded with the tower's pad id (GPT-2: eos) to <see cref="CleftConfig.MaxTextLength"/>; dispose after backward.</summary>
     public Gpt2TextBatch TextBatch(IReadOnlyList<string> captions) =>

@@ -59,14 +59,8 @@ public sealed partial class PtunifierModel : Module
     public Parameter LogitScale { get; }
 
     /// <summary>Host pixels [B, C, S, S] as a (scoped) device tensor.</summary>
-    public Tensor Pixels(float[] pixels, int batch)
-    {
-        ArgumentNullException.ThrowIfNull(pixels);
-        int s = Config.ImageSize, c = Config.Vision.Channels;
-        if (batch <= 0 || pixels.Length != batch * c * s * s)
-            throw new ArgumentException($"PtunifierModel: {pixels.Length} pixel values for a batch of {batch} images [{c}, {s}, {s}]");
-        return Tensor.FromArray(Device, pixels, batch, c, s, s);
-    }
+    public Tensor Pixels(float[] pixels, int batch) =>
+        PixelBatch.ToTensor(Device, pixels, batch, Config.ImageSize, Config.Vision.Channels, "PtunifierModel");
 
     /// <summary>Captions as [CLS] ... [SEP] [PAD]..., <see cref="PtunifierConfig.MaxTextLength"/> long.</summary>
     public TextInput Encode(IReadOnlyList<string> captions, PtunifierBatch owner)
