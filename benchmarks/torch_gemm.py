@@ -67,7 +67,35 @@ def case_contrastive(torch, n, d=512):
     return step, 6.0 * n * n * d
 
 
-CASES = {"gemm": case_gemm, "contrastive": case_contrastive}
+# Rows of the cleft-step ViT per ViT width: batch x 201 tokens (CleftStepConfig.All and .Tokens in
+# benchmarks/Cleft.Benchmarks/CleftStepCase.cs).
+STEP_ROWS = {192: 32 * 201, 384: 16 * 201}
+
+
+def step_shapes(c):
+    """(M, N, K) of the ViT MLP's forward, input gradient and two weight gradients (SideBySide.StepGemmShapes)."""
+    r = STEP_ROWS[c]
+    return [(r, 4 * c, c), (r, c, 4 * c), (4 * c, c, r), (c, 4 * c, r)]
+
+
+def case_step_gemm(trans_a, trans_b):
+    def build(torch, c):
+        work = []
+        for m, n, k in step_shapes(c):
+            a = torch.rand(k, m) * 2 - 1 if trans_a else torch.rand(m, k) * 2 - 1
+            b = torch.rand(n, k) * 2 - 1 if trans_b else torch.rand(k, n) * 2 - 1
+            work.append((a.t() if trans_a else a, b.t() if trans_b else b, torch.empty(m, n)))
+
+        def run():
+            for a, b, c_out in work:
+                torch.mm(a, b, out=c_out)
+        return run, sum(2.0 * m * n * k for m, n, k in step_shapes(c))
+    return build
+
+
+CASES = {"gemm": case_gemm, "contrastive": case_contrastive,
+         "gemm-nn": case_step_gemm(False, False), "gemm-nt": case_step_gemm(False, True),
+         "gemm-tn": case_step_gemm(True, False)}
 
 from torch_attention import CASES as ATTENTION_CASES  # noqa: E402 (benchmarks/torch_attention.py, same directory)
 CASES.update(ATTENTION_CASES)

@@ -21,6 +21,8 @@ public sealed record CleftStepConfig(int VitHidden, int VitLayers, int VitHeads,
     public const int Vocab = 50257, Positions = 1024, LoraRank = 8;
     public const float LoraAlpha = 32f;
     public const int Eos = Vocab - 1;
+    /// <summary>ViT sequence length: (224 / 16)^2 patches + class token + registers.</summary>
+    public const int Tokens = ImageSize / Patch * (ImageSize / Patch) + 1 + Registers;
 
     public static readonly CleftStepConfig[] All =
     [
@@ -105,17 +107,23 @@ public sealed class CleftStepCase : IDisposable
 
     public void Step() => _trainer.TrainStep(_pixels, _captions);
 
-    /// <summary>What <see cref="Stage1Trainer.TrainStep"/> does before backward: batch upload, forward (graph built), loss read.</summary>
-    public void Forward()
+    /// <summary>
+    /// What <see cref="Stage1Trainer.TrainStep"/> does before backward: batch upload, forward (graph built), loss read.
+    /// Returns the buffer pool's live bytes at its end: what the graph holds for backward.
+    /// </summary>
+    public long Forward()
     {
         using var scope = new TensorScope();
         using var texts = _model.TextBatch(_captions);
         _model.Forward(_model.Pixels(_pixels, Config.Batch), texts).Item();
+        if (Environment.GetEnvironmentVariable("CLEFT_DUMP_POOL") == "1")
+            foreach (var x in _device.Pool.LiveBySize()) Console.WriteLine($"  {x.Type} {x.Elements} x{x.Buffers} = {x.Bytes / 1048576.0:F1} MiB");
+        return _device.Pool.LiveBytes;
     }
 
     /// <summary>Warm-up steps, then the median of <paramref name="steps"/> timed steps and of <paramref name="forwards"/> forward passes.</summary>
     public StepTimes Measure(int warmup, int steps, int forwards) =>
-        new(MedianOf(Step, warmup, steps), MedianOf(Forward, 0, forwards));
+        new(MedianOf(Step, warmup, steps), MedianOf(() => Forward(), 0, forwards));
 
     static double MedianOf(Action run, int warmup, int count)
     {

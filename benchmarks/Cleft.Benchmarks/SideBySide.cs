@@ -42,6 +42,7 @@ public static partial class SideBySide
         new("contrastive", "contrastive", "CLIP loss fwd+bwd, batch = size, dim 512 (normalise, InfoNCE both ways, learnable scale)",
             ContrastiveCase.Build),
         .. AttentionCases(),
+        .. StepGemmCases(),
     ];
 
     public static int Run(string[] args)

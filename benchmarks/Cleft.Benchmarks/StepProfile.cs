@@ -69,10 +69,11 @@ public static class StepProfile
         gen0 = GC.CollectionCount(0) - gen0; gen1 = GC.CollectionCount(1) - gen1; gen2 = GC.CollectionCount(2) - gen2;
 
         var forwards = new double[Math.Max(3, steps)];
+        long afterForward = 0;
         for (int i = 0; i < forwards.Length; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            run.Forward();
+            afterForward = run.Forward();
             forwards[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         double step = Median(stepTimes), forward = Median(forwards), backward = profile.TotalSeconds / steps;
@@ -83,7 +84,7 @@ public static class StepProfile
         Console.WriteLine(string.Create(inv,
             $"managed heap per step: {allocatedPerStep / (1 << 20):F1} MiB allocated; over {steps} steps gen0 {gen0}, gen1 {gen1}, gen2 {gen2} collections"));
         Console.WriteLine(string.Create(inv,
-            $"buffer pool: peak {peakBytes / (double)(1 << 20):F0} MiB live in a step, {pool.ReservedBytes / (double)(1 << 20):F0} MiB reserved after trimming to the high-water mark"));
+            $"buffer pool: peak {peakBytes / (double)(1 << 20):F0} MiB live in a step ({afterForward / (double)(1 << 20):F0} MiB at the end of forward), {pool.ReservedBytes / (double)(1 << 20):F0} MiB reserved after trimming to the high-water mark"));
         Console.WriteLine();
         Console.WriteLine("| backward op | ms per step | calls per step | share of backward |");
         Console.WriteLine("|---|---:|---:|---:|");

@@ -125,6 +125,15 @@ public sealed class BufferPool
         return released;
     }
 
+    /// <summary>Live buffers per size class, largest total first: (element type, elements per buffer, buffers, bytes).</summary>
+    public IReadOnlyList<(string Type, long Elements, int Buffers, long Bytes)> LiveBySize()
+    {
+        lock (_lock)
+            return _classes.Where(kv => kv.Value.Live > 0)
+                .Select(kv => (kv.Key.Item1.Name, kv.Key.Item2, kv.Value.Live, kv.Value.Live * kv.Value.BufferBytes))
+                .OrderByDescending(x => x.Item4).ToList();
+    }
+
     /// <summary>Removes every free buffer and hands it to <paramref name="dispose"/> (device memory is freed there).</summary>
     public void Drain(Action<object> dispose)
     {
