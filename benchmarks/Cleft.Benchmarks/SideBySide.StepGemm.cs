@@ -28,11 +28,64 @@ public static partial class SideBySide
 
     static Workload StepGemm(int c, bool transA, bool transB)
     {
-        var shapes = StepGemmShapes(c);
-        var work = shapes.Select((s, i) => (
-            A: Data.Uniform((long)s.M * s.K, 2 * i + 1), B: Data.Uniform((long)s.K * s.N, 2 * i + 2), C: new float[(long)s.M * s.N],
-            Shape: GemmShape.Contiguous(1, s.M, s.N, s.K, transA, transB))).ToArray();
-        return new Workload(() => { foreach (var w in work) CpuGemm.Multiply(w.A, w.B, w.C, w.Shape); },
-            work.Sum(w => w.Shape.Flops));
+        var work = StepGemmShapes(c).Select((s, i) => StepGemmWorkload(s, i, transA, transB)).ToArray();
+        return new Workload(() => { foreach (var w in work) w.Run(); }, work.Sum(w => w.Flops));
+    }
+
+    static Workload StepGemmWorkload((int M, int N, int K) s, int seed, bool transA, bool transB)
+    {
+        var a = Data.Uniform((long)s.M * s.K, 2 * seed + 1);
+        var b = Data.Uniform((long)s.K * s.N, 2 * seed + 2);
+        var c = new float[(long)s.M * s.N];
+        var shape = GemmShape.Contiguous(1, s.M, s.N, s.K, transA, transB);
+        return new Workload(() => CpuGemm.Multiply(a, b, c, shape), shape.Flops);
+    }
+
+    /// <summary>
+    /// `gemm-shapes [--sizes 192,384] [--cpu]`: ours only, GFLOP/s per step shape and layout (which shape a case loses
+    /// on). --cpu divides by the process's CPU time instead of wall time: on a machine others are loading, run it with
+    /// DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got.
+    /// </summary>
+    public static int GemmShapes(string[] args)
+    {
+        int[] sizes = [192, 384];
+        bool cpu = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--cpu") cpu = true;
+            else if (args[i] == "--sizes" && i + 1 < args.Length) sizes = args[++i].Split(',').Select(int.Parse).ToArray();
+            else throw new ArgumentException("usage: Cleft.Benchmarks gemm-shapes [--sizes 192,384] [--cpu]");
+        }
+        Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}");
+        Console.WriteLine("| size | M x N x K | NN | NT | TN |");
+        Console.WriteLine("|---:|---|---:|---:|---:|");
+        foreach (int size in sizes)
+            foreach (var s in StepGemmShapes(size))
+            {
+                double Rate(bool ta, bool tb)
+                {
+                    var w = StepGemmWorkload(s, 0, ta, tb);
+                    return w.Flops / (cpu ? MedianCpuSeconds(w.Run) : MedianSeconds(w.Run, 0.5)) / 1e9;
+                }
+                Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Rate(false, false):F1} | {Rate(false, true):F1} | {Rate(true, false):F1} |");
+            }
+        return 0;
+    }
+
+    static double MedianCpuSeconds(Action run)
+    {
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        for (int i = 0; i < 3; i++) run();
+        var times = new List<double>();
+        for (int i = 0; i < 9; i++)
+        {
+            process.Refresh();
+            var t0 = process.TotalProcessorTime;
+            run();
+            process.Refresh();
+            times.Add((process.TotalProcessorTime - t0).TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
     }
 }
