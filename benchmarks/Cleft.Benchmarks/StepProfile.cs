@@ -6,7 +6,8 @@ namespace Cleft.Benchmarks;
 
 /// <summary>
 /// `profile-step`: where a cleft-step training step spends its time (issue 10's profile, docs/PERFORMANCE.md). Per
-/// config: the median step and forward times, the backward pass per op (<see cref="BackwardProfile"/>), the rest of
+/// config: the median step and forward times, the forward pass per op (<see cref="ForwardProfile"/>: time since the previous
+/// recorded op), the backward pass per op (<see cref="BackwardProfile"/>), the rest of
 /// the step (AdamW, clipping, uploads) as the remainder, and the managed heap's behaviour per step (allocated bytes,
 /// gen0/1/2 collections). Markdown tables, so a run can be pasted into the docs as it is.
 /// </summary>
@@ -70,8 +71,10 @@ public static class StepProfile
 
         var forwards = new double[Math.Max(3, steps)];
         long afterForward = 0;
+        var forwardProfile = new ForwardProfile();
         for (int i = 0; i < forwards.Length; i++)
         {
+            using var recording = forwardProfile.Record();
             long t0 = Stopwatch.GetTimestamp();
             afterForward = run.Forward();
             forwards[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -86,7 +89,14 @@ public static class StepProfile
         Console.WriteLine(string.Create(inv,
             $"buffer pool: peak {peakBytes / (double)(1 << 20):F0} MiB live in a step ({afterForward / (double)(1 << 20):F0} MiB at the end of forward), {pool.ReservedBytes / (double)(1 << 20):F0} MiB reserved after trimming to the high-water mark"));
         Console.WriteLine();
-        Console.WriteLine("| backward op | ms per step | calls per step | share of backward |");
+        PrintOps("forward", forwardProfile, forwards.Length);
+        PrintOps("backward", profile, steps);
+    }
+
+    static void PrintOps(string pass, OpTimes profile, int steps)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"| {pass} op | ms per step | calls per step | share of {pass} |");
         Console.WriteLine("|---|---:|---:|---:|");
         foreach (var (op, seconds, calls) in profile.Entries)
             Console.WriteLine(string.Create(inv,

@@ -55,6 +55,7 @@ public abstract class Function
         {
             output.Creator = this;
             output.RequiresGrad = true;
+            ForwardProfile.Recorded(Name);
         }
         return output;
     }

@@ -34,3 +34,31 @@ public class BackwardProfileTests
         Assert.Equal(profile.Entries.Sum(e => e.Seconds), profile.TotalSeconds, 9);
     }
 }
+
+public class ForwardProfileTests
+{
+    [Fact]
+    public void ChargesEachRecordedOpOnlyWhileRecording()
+    {
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var x = Tensor.FromArray(dev, [1f, -2f, 3f, 0.5f], 2, 2);
+        x.RequiresGrad = true;
+        var w = Tensor.FromArray(dev, [0.5f, 2f, -1f, 1f], 2, 2);
+        var profile = new ForwardProfile();
+
+        Ops.Gelu(Ops.MatMul(x, w));
+        Assert.Empty(profile.Entries);
+        using (profile.Record())
+        {
+            Ops.Sum(Ops.Gelu(Ops.MatMul(x, w)));
+            Ops.MatMul(w, w); // no input needs a gradient: nothing recorded, nothing charged
+            using (GradMode.NoGrad()) Ops.MatMul(x, w);
+        }
+        Ops.MatMul(x, w);
+
+        var calls = profile.Entries.ToDictionary(e => e.Op, e => e.Calls);
+        Assert.Equal(new Dictionary<string, long> { ["MatMul"] = 1, ["Gelu"] = 1, ["Sum"] = 1 }, calls);
+        Assert.All(profile.Entries, e => Assert.True(e.Seconds >= 0));
+    }
+}
