@@ -29,29 +29,31 @@ public sealed partial class CpuBackend
     {
         float[] xv = A(x), gv = A(gamma), mv = A(mean), rv = A(rstd), dv = A(dy), ov = A(dx), dgv = A(dgamma), dbv = A(dbeta);
         // One pass over the rows for dx and the parameter gradients: dgamma / dbeta partials ([0, cols) and
-        // [cols, 2 cols) of each block's sums) are taken while x and dy are in cache.
-        double[] sums = BlockColumnSums(rows, 2 * cols, cols, (first, end, partial) =>
+        // [cols, 2 cols) of each block's sums) are taken while x and dy are in cache. Each block of rows sums in float
+        // SIMD lanes and hands its partials over in float64 (a block is 32 rows, so float loses nothing that matters
+        // there; across blocks the float64 sum keeps the total independent of the row count's rounding).
+        double[] sums = BlockColumnSums(rows, 2 * cols, 8L * cols, (first, end, partial) =>
         {
-            var pg = partial[..cols]; var pb = partial[cols..];
+            float[] scratch = ArrayPool<float>.Shared.Rent(4 * cols);
+            var xh = scratch.AsSpan(0, cols); var g = scratch.AsSpan(cols, cols);
+            var pg = scratch.AsSpan(2 * cols, cols); var pb = scratch.AsSpan(3 * cols, cols);
+            pg.Clear(); pb.Clear();
+            var gamma = gv.AsSpan(0, cols);
             for (int r = first; r < end; r++)
             {
-                float mu = mv[r], rs = rv[r];
-                double sumG = 0, sumGX = 0; // sums of g = dy*gamma and g*xhat
-                int o = r * cols;
-                for (int j = 0; j < cols; j++)
-                {
-                    float d = dv[o + j], xh = (xv[o + j] - mu) * rs, g = d * gv[j];
-                    sumG += g; sumGX += g * xh;
-                    pg[j] += d * (xv[o + j] - mu) * rs;
-                    pb[j] += d;
-                }
-                float mg = (float)(sumG / cols), mgx = (float)(sumGX / cols);
-                for (int j = 0; j < cols; j++)
-                {
-                    float xh = (xv[o + j] - mu) * rs, g = dv[o + j] * gv[j];
-                    ov[o + j] = rs * (g - mg - xh * mgx);
-                }
+                var xr = xv.AsSpan(r * cols, cols); var dr = dv.AsSpan(r * cols, cols); var outr = ov.AsSpan(r * cols, cols);
+                TensorPrimitives.Subtract(xr, mv[r], xh);                      // xhat = (x - mu) rstd
+                TensorPrimitives.Multiply(xh, rv[r], xh);
+                TensorPrimitives.Multiply(dr, gamma, g);                       // g = dy gamma
+                float mg = TensorPrimitives.Sum(g) / cols, mgx = TensorPrimitives.Dot(g, xh) / cols;
+                TensorPrimitives.FusedMultiplyAdd(dr, xh, pg, pg);             // dgamma += dy xhat
+                TensorPrimitives.Add(pb, dr, pb);                              // dbeta += dy
+                TensorPrimitives.FusedMultiplyAdd(xh, -mgx, g, outr);          // dx = rstd (g - mean(g) - xhat mean(g xhat))
+                TensorPrimitives.Subtract(outr, mg, outr);
+                TensorPrimitives.Multiply(outr, rv[r], outr);
             }
+            for (int j = 0; j < cols; j++) { partial[j] = pg[j]; partial[cols + j] = pb[j]; }
+            ArrayPool<float>.Shared.Return(scratch);
         });
         for (int j = 0; j < cols; j++) { dgv[j] = (float)sums[j]; dbv[j] = (float)sums[cols + j]; }
         ArrayPool<double>.Shared.Return(sums);
