@@ -9,20 +9,29 @@ public static partial class Ops
     /// b is [..., K, N] ([..., N, K] with <paramref name="transB"/>) with the same leading axes, or a plain
     /// matrix shared by the whole batch (a weight).
     /// </summary>
-    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false) => MatMulFn.Apply(a, b, transA, transB);
+    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false) => MatMulFn.Apply(a, b, transA, transB, null);
+
+    /// <summary>
+    /// A linear layer, y = x op(W) + bias, as one op: the bias is added into the GEMM's output in place and its
+    /// gradient (column sums of dy) taken in the same backward, where MatMul then Add would hold a second
+    /// [rows, out] activation and pass over it twice more.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, bool transWeight = false) => MatMulFn.Apply(x, weight, false, transWeight, bias);
 
     sealed class MatMulFn : Function
     {
         readonly Tensor _a, _b;
+        readonly Tensor? _bias;
         readonly bool _ta, _tb;
         readonly int _batch, _m, _n, _k;
 
-        MatMulFn(Tensor a, Tensor b, bool ta, bool tb, int batch, int m, int n, int k) : base("MatMul", a, b)
-        { _a = a; _b = b; _ta = ta; _tb = tb; _batch = batch; _m = m; _n = n; _k = k; }
+        MatMulFn(Tensor a, Tensor b, Tensor? bias, bool ta, bool tb, int batch, int m, int n, int k)
+            : base(bias is null ? "MatMul" : "Linear", bias is null ? [a, b] : [a, b, bias])
+        { _a = a; _b = b; _bias = bias; _ta = ta; _tb = tb; _batch = batch; _m = m; _n = n; _k = k; }
 
-        public static Tensor Apply(Tensor a, Tensor b, bool ta, bool tb)
+        public static Tensor Apply(Tensor a, Tensor b, bool ta, bool tb, Tensor? bias)
         {
-            const string op = "MatMul";
+            string op = bias is null ? "MatMul" : "Linear";
             Check.SameDevice(op, a, b);
             Check.Rank(op, a, 2);
             Check.Rank(op, b, 2);
@@ -33,10 +42,16 @@ public static partial class Ops
             var lead = a.Shape[..^2];
             if (b.Rank > 2 && !ShapeUtil.Same(lead, b.Shape[..^2]))
                 throw new ArgumentException($"{op}: batch axes differ in {Desc()}");
+            if (bias is not null)
+            {
+                Check.SameDevice(op, a, bias);
+                if (bias.Rank != 1 || bias.Dim(0) != n) throw new ArgumentException($"{op}: bias must be [{n}], got {bias.Describe()} for {Desc()}");
+            }
             int batch = (int)ShapeUtil.Count(lead);
             var y = Tensor.Empty(a.Device, [.. lead, m, n]);
             Run(a.Device, a.Buffer, b.Buffer, y.Buffer, batch, m, n, ka, ta, tb, b.Rank == 2, 0f);
-            return new MatMulFn(a, b, ta, tb, batch, m, n, ka).Attach(y);
+            if (bias is not null) a.Device.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(n));
+            return new MatMulFn(a, b, bias, ta, tb, batch, m, n, ka).Attach(y);
         }
 
         /// <summary>C = op(A) op(B) (+ beta C); a shared B with untransposed A folds the batch into M: one large GEMM.</summary>
@@ -81,7 +96,14 @@ public static partial class Ops
                 else dev.Gemm(g.Buffer, _a.Buffer, db.Buffer, new GemmShape(_batch, _n, _k, _m, true, _ta,
                     (long)_m * _n, (long)_m * _k, (long)_n * _k));
             }
-            return [da, db];
+            if (_bias is null) return [da, db];
+            Tensor? dbias = null;
+            if (_bias.RequiresGrad)
+            {
+                dbias = Tensor.Empty(dev, _bias.Shape);
+                dev.ReduceTo(g.Buffer, dbias.Buffer, g.Length, Broadcast.Row(_n));
+            }
+            return [da, db, dbias];
         }
 
         void GemmBatchSlice(IBackend dev, Tensor a, Tensor g, Tensor db, int i)

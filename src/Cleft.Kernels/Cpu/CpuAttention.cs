@@ -34,15 +34,13 @@ static unsafe class CpuAttention
         }
     }
 
-    /// <summary>Transposes rows [0, rows) of a [*, D] matrix into dst[d * ld + j], zeroing columns rows..width.</summary>
-    static void PackTransposed(float[] src, long srcOff, int rows, int width, int D, float* dst, int ld)
+    /// <summary>
+    /// Transposes rows [0, rows) of a [*, D] matrix into dst[d * ld + j], zeroing columns rows..ld (the GEMM's
+    /// transposing pack: 4 x 4 SIMD blocks; the forward repacks each key block once per query block).
+    /// </summary>
+    static void PackTransposed(float[] src, long srcOff, int rows, int D, float* dst, int ld)
     {
-        for (int j = 0; j < rows; j++)
-        {
-            long s = srcOff + (long)j * D;
-            for (int d = 0; d < D; d++) dst[(long)d * ld + j] = src[s + d];
-        }
-        for (int d = 0; d < D; d++) new Span<float>(dst + (long)d * ld + rows, width - rows).Clear();
+        fixed (float* s = src) CpuGemm.Interleave(s + srcOff, D, rows, ld, D, 1f, dst);
     }
 
     /// <summary>
@@ -78,7 +76,7 @@ static unsafe class CpuAttention
             for (int k0 = 0; k0 < keyEnd; k0 += Bk)
             {
                 int kn = Math.Min(Bk, keyEnd - k0), nv = (kn + W - 1) / W, width = nv * W;
-                PackTransposed(k, off + (long)k0 * D, kn, width, D, kt, Bk);
+                PackTransposed(k, off + (long)k0 * D, kn, D, kt, Bk);
                 PackRows(v, off + (long)k0 * D, kn, kn, D, vs, Dp);
                 Mac(qs, Dp, 1, kt, Bk, sc, Bk, mr, D, nv, accumulate: false);
                 for (int i = 0; i < qn; i++) TensorPrimitives.Multiply(new Span<float>(sc + i * Bk, width), s.Scale, new Span<float>(sc + i * Bk, width));
@@ -131,8 +129,8 @@ static unsafe class CpuAttention
             PackRows(q, off, T, Tp, D, qs, Dp);
             PackRows(k, off, T, Tp, D, ks, Dp);
             PackRows(dO, off, T, Tp, D, dos, Dp);
-            PackTransposed(k, off, T, Tp, D, kt, Tp);
-            PackTransposed(v, off, T, Tp, D, vt, Tp);
+            PackTransposed(k, off, T, D, kt, Tp);
+            PackTransposed(v, off, T, D, vt, Tp);
             new Span<float>(dQ, (int)(3 * tile)).Clear();
             for (int i = 0; i < T; i++)
                 delta[i] = TensorPrimitives.Dot(dO.AsSpan((int)(off + (long)i * D), D), o.AsSpan((int)(off + (long)i * D), D));

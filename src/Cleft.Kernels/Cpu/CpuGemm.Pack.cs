@@ -143,7 +143,7 @@ public static unsafe partial class CpuGemm
     /// are transposed in SSE registers (4 loads, 8 shuffles, 4 stores per 16 floats) and only ragged edges go element
     /// by element. Multiplying by alpha rounds exactly as the scalar loop did, so packed panels are bit-identical.
     /// </summary>
-    static void Interleave(float* src, nint ld, int rows, int width, int kc, float alpha, float* dst)
+    internal static void Interleave(float* src, nint ld, int rows, int width, int kc, float alpha, float* dst)
     {
         int r = 0;
         if (Sse.IsSupported)

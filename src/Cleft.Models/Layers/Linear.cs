@@ -31,8 +31,7 @@ public sealed class Linear : Module, IProjection
     {
         if (x.Dim(-1) != InFeatures)
             throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input {x.Describe()} has last axis {x.Dim(-1)}");
-        var y = Ops.MatMul(x.Rank == 1 ? Ops.Reshape(x, 1, InFeatures) : x, Weight);
-        if (x.Rank == 1) y = Ops.Reshape(y, OutFeatures);
-        return Bias is null ? y : Ops.Add(y, Bias);
+        var y = Ops.Linear(x.Rank == 1 ? Ops.Reshape(x, 1, InFeatures) : x, Weight, Bias);
+        return x.Rank == 1 ? Ops.Reshape(y, OutFeatures) : y;
     }
 }

@@ -54,6 +54,50 @@ public class MatMulTests
             step: 1e-2, atol: 1e-3, rtol: 1e-3);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LinearIsMatMulPlusBiasToTheBit(bool transWeight)
+    {
+        // Ops.Linear adds the bias in place and reduces its gradient in the same backward: same bits as MatMul + Add.
+        var rng = new Rng(24);
+        float[] x = TestData.NonZero(rng, 2 * 7 * 5), w = TestData.NonZero(rng, 5 * 6), bias = TestData.NonZero(rng, 6), dy = TestData.NonZero(rng, 2 * 7 * 6);
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(bool fused)
+        {
+            var xt = Tensor.FromArray(dev, x, 2, 7, 5); xt.RequiresGrad = true;
+            var wt = Tensor.FromArray(dev, w, transWeight ? [6, 5] : [5, 6]); wt.RequiresGrad = true;
+            var bt = Tensor.FromArray(dev, bias, 6); bt.RequiresGrad = true;
+            var y = fused ? Ops.Linear(xt, wt, bt, transWeight) : Ops.Add(Ops.MatMul(xt, wt, transB: transWeight), bt);
+            Ops.Sum(Ops.Mul(y, Tensor.FromArray(dev, dy, 2, 7, 6))).Backward();
+            return (y.ToArray(), xt.Grad!.ToArray(), wt.Grad!.ToArray(), bt.Grad!.ToArray());
+        }
+        var (fused, plain) = (Run(true), Run(false));
+        Assert.Equal(plain.Y, fused.Y);
+        Assert.Equal(plain.Dx, fused.Dx);
+        Assert.Equal(plain.Dw, fused.Dw);
+        Assert.Equal(plain.Db, fused.Db);
+    }
+
+    [Fact]
+    public void LinearGradients()
+    {
+        var rng = new Rng(25);
+        Run(x => Ops.Linear(x[0], x[1], x[2]),
+            [In(TestData.NonZero(rng, 3 * 4), [3, 4]), In(TestData.NonZero(rng, 4 * 5), [4, 5]), In(TestData.NonZero(rng, 5), [5])],
+            step: 1e-2, atol: 1e-3, rtol: 1e-3);
+    }
+
+    [Fact]
+    public void LinearRejectsABiasOfTheWrongLength()
+    {
+        using var dev = new CpuBackend();
+        using var scope = new TensorScope();
+        var e = Assert.Throws<ArgumentException>(() => Ops.Linear(Tensor.Zeros(dev, 3, 4), Tensor.Zeros(dev, 4, 5), Tensor.Zeros(dev, 4)));
+        Assert.Contains("bias must be [5]", e.Message);
+    }
+
     [Fact]
     public void SharedWeightGradientSumsOverTheBatch()
     {
