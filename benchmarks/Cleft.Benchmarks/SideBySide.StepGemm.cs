@@ -14,10 +14,12 @@ public static partial class SideBySide
     /// </summary>
     static BenchCase[] StepGemmCases() =>
     [
-        new("gemm-nn", "gemm-nn", "cleft-step MLP shapes (size = ViT width), A [M,K] B [K,N]", c => StepGemm(c, false, false)),
-        new("gemm-nt", "gemm-nt", "cleft-step MLP shapes, B stored [N,K] (x W^T: nn.Linear forward)", c => StepGemm(c, false, true)),
-        new("gemm-tn", "gemm-tn", "cleft-step MLP shapes, A stored [K,M] (dW = dY^T X)", c => StepGemm(c, true, false)),
+        new("gemm-nn", "gemm-nn", "cleft-step MLP shapes (size = ViT width), A [M,K] B [K,N]", c => StepGemm(c, false, false), IsStepSize),
+        new("gemm-nt", "gemm-nt", "cleft-step MLP shapes, B stored [N,K] (x W^T: nn.Linear forward)", c => StepGemm(c, false, true), IsStepSize),
+        new("gemm-tn", "gemm-tn", "cleft-step MLP shapes, A stored [K,M] (dW = dY^T X)", c => StepGemm(c, true, false), IsStepSize),
     ];
+
+    static bool IsStepSize(int c) => CleftStepConfig.All.Any(config => config.VitHidden == c);
 
     /// <summary>(M, N, K) of the four GEMMs for ViT width <paramref name="c"/>.</summary>
     internal static (int M, int N, int K)[] StepGemmShapes(int c)

@@ -14,9 +14,13 @@ public sealed record Workload(Action Run, double Flops);
 /// <summary>
 /// A named comparison: <see cref="Ours"/> builds our workload for a size, <see cref="TorchCase"/> names the
 /// matching function in benchmarks/torch_gemm.py (its CASES table). To add an op (attention, contrastive
-/// loss, ...): add a case here and a function of the same name there.
+/// loss, ...): add a case here and a function of the same name there. <see cref="Accepts"/>, when set, says which
+/// sizes the case has (the step-shape GEMMs exist only at the cleft-step configs); other sizes are skipped.
 /// </summary>
-public sealed record BenchCase(string Name, string TorchCase, string Description, Func<int, Workload> Ours);
+public sealed record BenchCase(string Name, string TorchCase, string Description, Func<int, Workload> Ours, Func<int, bool>? Accepts = null)
+{
+    public int[] SizesOf(int[] sizes) => Accepts is null ? sizes : sizes.Where(Accepts).ToArray();
+}
 
 /// <summary>
 /// Ours vs PyTorch in one run: in each round, times every case at every size in our engine (JIT warmed,
@@ -101,7 +105,9 @@ public static partial class SideBySide
             Console.WriteLine($"-- round {round} of {rounds}");
             foreach (var bc in cases)
             {
-                foreach (int n in sizes)
+                var caseSizes = bc.SizesOf(sizes);
+                if (caseSizes.Length == 0) { Console.WriteLine($"ours   {bc.Name}: none of the sizes {string.Join(",", sizes)} applies"); continue; }
+                foreach (int n in caseSizes)
                 {
                     var w = bc.Ours(n);
                     double sec = MedianSeconds(w.Run, minSeconds);
@@ -109,7 +115,7 @@ public static partial class SideBySide
                     Console.WriteLine($"ours   {bc.Name,-10} {n,6}: {w.Flops / sec / 1e9,8:F1} GFLOP/s ({sec * 1e3:F3} ms)");
                 }
                 if (torchError != null) continue;
-                var result = RunTorch(torchRun, bc.TorchCase, sizes, minSeconds, round == 1, out torchError);
+                var result = RunTorch(torchRun, bc.TorchCase, caseSizes, minSeconds, round == 1, out torchError);
                 if (result == null) { Console.WriteLine($"torch  {bc.Name}: not measured: {torchError}"); continue; }
                 torchInfo ??= result.Value.Info;
                 foreach (var (n, gflops) in result.Value.Gflops)
@@ -153,7 +159,7 @@ public static partial class SideBySide
         Console.WriteLine("| case | size | ours GFLOP/s | torch GFLOP/s | ours/torch |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
         foreach (var bc in cases)
-            foreach (int n in sizes)
+            foreach (int n in bc.SizesOf(sizes))
             {
                 double o = pick(ours[(bc.Name, n)]);
                 bool has = torch.TryGetValue((bc.Name, n), out var tl);
