@@ -31,8 +31,16 @@ public sealed class Linear : Module, IProjection
     {
         if (x.Dim(-1) != InFeatures)
             throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input {x.Describe()} has last axis {x.Dim(-1)}");
-        var y = Ops.MatMul(x.Rank == 1 ? Ops.Reshape(x, 1, InFeatures) : x, Weight);
-        if (x.Rank == 1) y = Ops.Reshape(y, OutFeatures);
-        return Bias is null ? y : Ops.Add(y, Bias);
+        // Intermediates are disposed as soon as they are used, like torch's temporaries: an op that needs one for
+        // its backward has saved it (Function.Save), so only the unsaved ones (the product before the bias) go.
+        if (x.Rank == 1)
+        {
+            using var row = Ops.Reshape(x, 1, InFeatures);
+            using var y2 = Forward(row);
+            return Ops.Reshape(y2, OutFeatures);
+        }
+        var y = Ops.MatMul(x, Weight);
+        if (Bias is null) return y;
+        using (y) return Ops.Add(y, Bias);
     }
 }

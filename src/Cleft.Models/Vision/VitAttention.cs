@@ -30,9 +30,17 @@ public sealed class VitAttention : Module
     public Tensor Forward(Tensor x)
     {
         int b = x.Dim(0), t = x.Dim(1);
-        Tensor Heads(Linear proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
-        var o = Ops.Attention(Heads(Query), Heads(Key), Heads(Value), causal: false);
-        var merged = Ops.Reshape(Ops.Permute(o, 0, 2, 1, 3), b, t, _heads * _headDim);
+        Tensor Heads(Linear proj) // [B, H, T, D]
+        {
+            using var y = proj.Forward(x);
+            using var split = Ops.Reshape(y, b, t, _heads, _headDim);
+            return Ops.Permute(split, 0, 2, 1, 3);
+        }
+        // Everything made here is dropped on return: attention saved q, k, v and o, the dense layer its input.
+        using Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value);
+        using var o = Ops.Attention(q, k, v, causal: false);
+        using var permuted = Ops.Permute(o, 0, 2, 1, 3);
+        using var merged = Ops.Reshape(permuted, b, t, _heads * _headDim);
         return Dense.Forward(merged);
     }
 
