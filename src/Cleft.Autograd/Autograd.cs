@@ -190,8 +190,9 @@ public static class Autograd
         catch (ObjectDisposedException e)
         {
             // The op read a parent's data instead of a handle it saved, after the parent's owner disposed it.
-            throw new ObjectDisposedException(e.ObjectName,
-                $"{fn}: backward read a tensor that was disposed: {e.Message}. An op must Save what its backward reads");
+            // The inner exception keeps the stack of the read; its message names the tensor.
+            throw new ObjectDisposedException(
+                $"{fn}: backward read a tensor that was disposed ({e.Message}); an op must Save what its backward reads", e);
         }
     }
 
