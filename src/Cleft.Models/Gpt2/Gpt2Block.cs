@@ -65,22 +65,20 @@ public sealed class Gpt2Block : Module
     /// <summary>c_proj(attention(split(c_attn(ln_1(x))))).</summary>
     Tensor Attend(Tensor x, IntTensor? keyPaddingMask)
     {
-        int b = x.Dim(0), t = x.Dim(1), c = _cfg.NEmbd, h = _cfg.NHead, d = _cfg.HeadDim;
+        int c = _cfg.NEmbd;
         Tensor qkv;
         using (var normed = Ln1.Forward(x)) qkv = CAttn.Forward(normed);
         // [B, T, 3C] -> q, k, v each [B, H, T, D], as HF's split_heads.
         Tensor Heads(int i)
         {
             using var part = Ops.Slice(qkv, -1, i * c, c);
-            using var split = Ops.Reshape(part, b, t, h, d);
-            return Ops.Permute(split, 0, 2, 1, 3);
+            return AttentionHeads.Split(part, _cfg.NHead);
         }
         Tensor q, k, v;
         using (qkv) (q, k, v) = (Heads(0), Heads(1), Heads(2));
         using (q) using (k) using (v)
         using (var o = Ops.Attention(q, k, v, causal: true, keyPaddingMask, _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null))
-        using (var permuted = Ops.Permute(o, 0, 2, 1, 3))
-        using (var merged = Ops.Reshape(permuted, b, t, c))
+        using (var merged = AttentionHeads.Merge(o))
             return AttnProj.Forward(merged);
     }
 

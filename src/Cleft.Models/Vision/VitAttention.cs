@@ -11,11 +11,11 @@ namespace Cleft.Models.Vision;
 /// </summary>
 public sealed class VitAttention : Module
 {
-    readonly int _heads, _headDim;
+    readonly int _heads;
 
     public VitAttention(IBackend device, Rng rng, VitConfig config)
     {
-        _heads = config.Heads; _headDim = config.HeadDim;
+        _heads = config.Heads;
         var self = AddModule("attention", new SelfAttention(device, rng, config));
         Query = self.Query; Key = self.Key; Value = self.Value;
         Dense = AddModule("output", new Output(device, rng, config)).Dense;
@@ -29,18 +29,15 @@ public sealed class VitAttention : Module
     /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x)
     {
-        int b = x.Dim(0), t = x.Dim(1);
         Tensor Heads(Linear proj) // [B, H, T, D]
         {
             using var y = proj.Forward(x);
-            using var split = Ops.Reshape(y, b, t, _heads, _headDim);
-            return Ops.Permute(split, 0, 2, 1, 3);
+            return AttentionHeads.Split(y, _heads);
         }
         // Everything made here is dropped on return: attention saved q, k, v and o, the dense layer its input.
         using Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value);
         using var o = Ops.Attention(q, k, v, causal: false);
-        using var permuted = Ops.Permute(o, 0, 2, 1, 3);
-        using var merged = Ops.Reshape(permuted, b, t, _heads * _headDim);
+        using var merged = AttentionHeads.Merge(o);
         return Dense.Forward(merged);
     }
 
