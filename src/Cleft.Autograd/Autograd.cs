@@ -28,14 +28,40 @@ public abstract class Function
     /// </summary>
     protected internal abstract Tensor?[] Backward(Tensor gradOutput);
 
-    /// <summary>Drops saved tensors so their storage can be reused; called once backward is done with this op.</summary>
+    // Handles from Save: what this op's backward reads, kept alive here rather than by the tensors' owners.
+    List<Tensor>? _saved;
+
+    /// <summary>
+    /// Keeps <paramref name="t"/>'s data for <see cref="Backward"/>, as PyTorch's save_for_backward: a new handle on
+    /// the same storage, so the caller may dispose t as soon as it no longer needs it (a Python variable going out
+    /// of scope) and the data stay until this op is freed. The handle is scoped like any tensor, so a scope still
+    /// reclaims it when backward never runs. Backward reads data only through saved handles or its own scratch;
+    /// parents serve for shapes and <see cref="Tensor.RequiresGrad"/>, since their data may be gone.
+    /// </summary>
+    protected Tensor Save(Tensor t)
+    {
+        var handle = t.ViewAs(t.Shape);
+        handle.Name = t.Name;
+        (_saved ??= new List<Tensor>(4)).Add(handle);
+        return handle;
+    }
+
+    /// <summary>Drops scratch the op made for its backward (saved handles go by themselves); called once backward is done with this op.</summary>
     protected virtual void ReleaseSaved() { }
 
     internal void Free()
     {
-        ReleaseSaved();
+        ReleaseAll();
         Parents = [];
         Freed = true;
+    }
+
+    void ReleaseAll()
+    {
+        ReleaseSaved();
+        if (_saved is null) return;
+        foreach (var t in _saved) t.Dispose();
+        _saved = null;
     }
 
     public override string ToString() => $"{Name}({InputShapes})";
@@ -49,6 +75,7 @@ public abstract class Function
     }
 
     /// <summary>Links <paramref name="output"/> to this op if any input needs a gradient; returns the output.</summary>
+    /// <remarks>An op that is not recorded releases what it saved at once, so no-grad forwards hold nothing extra.</remarks>
     public Tensor Attach(Tensor output)
     {
         if (NeedsGrad(Parents))
@@ -57,6 +84,7 @@ public abstract class Function
             output.RequiresGrad = true;
             ForwardProfile.Recorded(Name);
         }
+        else ReleaseAll();
         return output;
     }
 }
@@ -117,7 +145,7 @@ public static class Autograd
             var fn = node.Creator!;
             if (fn.Freed) throw FreedError(fn);
             long t0 = profile is null ? 0 : Stopwatch.GetTimestamp();
-            var parentGrads = fn.Backward(gOut);
+            var parentGrads = RunBackward(fn, gOut);
             long t1 = profile is null ? 0 : Stopwatch.GetTimestamp();
             bool gOutHandedOut = false;
             int lastOut = -1;
@@ -155,6 +183,18 @@ public static class Autograd
             pendingDone.Clear();
         }
         foreach (var g in grads.Values) g.Dispose();
+    }
+
+    static Tensor?[] RunBackward(Function fn, Tensor gOut)
+    {
+        try { return fn.Backward(gOut); }
+        catch (ObjectDisposedException e)
+        {
+            // The op read a parent's data instead of a handle it saved, after the parent's owner disposed it.
+            // The inner exception keeps the stack of the read; its message names the tensor.
+            throw new ObjectDisposedException(
+                $"{fn}: backward read a tensor that was disposed ({e.Message}); an op must Save what its backward reads", e);
+        }
     }
 
     /// <summary>For each leaf that requires a gradient, the number of edges into it from the graph's functions.</summary>

@@ -22,11 +22,13 @@ public sealed class Mlp : Module
     /// <summary>x [N, in] -> logits [N, out].</summary>
     public Tensor Forward(Tensor x)
     {
+        // Every tensor made here but the result is dropped once the next exists (the ops saved what they need).
+        var y = x;
         for (int i = 0; i < _layers.Count; i++)
         {
-            x = _layers[i].Forward(x);
-            if (i + 1 < _layers.Count) x = Ops.Gelu(x);
+            using (var input = ReferenceEquals(y, x) ? null : y) y = _layers[i].Forward(y);
+            if (i + 1 < _layers.Count) using (var pre = y) y = Ops.Gelu(pre);
         }
-        return x;
+        return y;
     }
 }

@@ -7,7 +7,7 @@ public static partial class Ops
     {
         var y = Tensor.Empty(x.Device, x.Shape);
         x.Device.Gelu(x.Buffer, y.Buffer, x.Length);
-        return new GeluFn(x).Attach(y);
+        return Function.NeedsGrad(x) ? new GeluFn(x).Attach(y) : y;
     }
 
     /// <summary>
@@ -36,12 +36,16 @@ public static partial class Ops
     static void CheckDropout(Tensor x, float p) =>
         Check.That(p >= 0f && p < 1f, "Dropout", $"probability must be in [0, 1), got {p} for {x.Describe()}");
 
-    sealed class GeluFn(Tensor x) : Function("Gelu", x)
+    sealed class GeluFn : Function
     {
+        readonly Tensor _x;
+
+        public GeluFn(Tensor x) : base("Gelu", x) => _x = Save(x);
+
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dx = Tensor.Empty(g.Device, g.Shape);
-            g.Device.GeluBackward(x.Buffer, g.Buffer, dx.Buffer, g.Length);
+            g.Device.GeluBackward(_x.Buffer, g.Buffer, dx.Buffer, g.Length);
             return [dx];
         }
     }

@@ -19,13 +19,14 @@ public static partial class Ops
 
     sealed class AttentionFn : Function
     {
-        readonly Tensor _q, _k, _v;
-        Tensor? _o, _lse;
+        readonly Tensor _q, _k, _v, _o;
+        Tensor? _lse;
         readonly IntTensor? _mask;
         readonly AttentionShape _shape;
 
+        // The backward needs o itself (for Delta = rowsum(do * o)) besides q, k, v.
         AttentionFn(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, IntTensor? mask, AttentionShape shape) : base("Attention", q, k, v)
-        { _q = q; _k = k; _v = v; _o = o; _lse = lse; _mask = mask; _shape = shape; }
+        { _q = Save(q); _k = Save(k); _v = Save(v); _o = Save(o); _lse = lse; _mask = mask; _shape = shape; }
 
         public static Tensor Apply(Tensor q, Tensor k, Tensor v, bool causal, IntTensor? mask, int? layerIdx)
         {
@@ -56,8 +57,7 @@ public static partial class Ops
             var lse = Scratch(dev, b, h, t);
             WithMask(dev, mask, m => dev.AttentionForward(q.Buffer, k.Buffer, v.Buffer, m, y.Buffer, lse.Buffer, shape));
             if (!Function.NeedsGrad(q, k, v)) { lse.Dispose(); return y; }
-            // The backward needs o (for Delta = rowsum(do * o)); a view keeps it alive if the caller disposes y.
-            return new AttentionFn(q, k, v, y.ViewAs(y.Shape), lse, mask, shape).Attach(y);
+            return new AttentionFn(q, k, v, y, lse, mask, shape).Attach(y);
         }
 
         // Backends ignore the mask buffer without a mask but take a real one: a one-element placeholder.
@@ -75,9 +75,9 @@ public static partial class Ops
             var dk = Tensor.Empty(dev, _q.Shape);
             var dv = Tensor.Empty(dev, _q.Shape);
             var s = _shape;
-            WithMask(dev, _mask, m => dev.AttentionBackward(_q.Buffer, _k.Buffer, _v.Buffer, m, _o!.Buffer, _lse!.Buffer, g.Buffer,
+            WithMask(dev, _mask, m => dev.AttentionBackward(_q.Buffer, _k.Buffer, _v.Buffer, m, _o.Buffer, _lse!.Buffer, g.Buffer,
                 dq.Buffer, dk.Buffer, dv.Buffer, s));
-            return [Keep(dq, _q), Keep(dk, _k), Keep(dv, _v)];
+            return [Keep(dq, Parents[0]), Keep(dk, Parents[1]), Keep(dv, Parents[2])];
         }
 
         static Tensor? Keep(Tensor grad, Tensor input)
@@ -87,10 +87,6 @@ public static partial class Ops
             return null;
         }
 
-        protected override void ReleaseSaved()
-        {
-            _o?.Dispose(); _o = null;
-            _lse?.Dispose(); _lse = null;
-        }
+        protected override void ReleaseSaved() { _lse?.Dispose(); _lse = null; }
     }
 }

@@ -48,10 +48,12 @@ public static partial class Ops
 
     sealed class L2NormalizeFn : Function
     {
-        Tensor? _y, _norm;
+        readonly Tensor _y;
+        Tensor? _norm;
         readonly float _eps;
 
-        L2NormalizeFn(Tensor x, Tensor y, Tensor norm, float eps) : base("L2Normalize", x) { _y = y; _norm = norm; _eps = eps; }
+        // Backward needs the output y, not x.
+        L2NormalizeFn(Tensor x, Tensor y, Tensor norm, float eps) : base("L2Normalize", x) { _y = Save(y); _norm = norm; _eps = eps; }
 
         public static Tensor Apply(Tensor x, float eps)
         {
@@ -64,19 +66,18 @@ public static partial class Ops
             var norm = Scratch(dev, rows);
             dev.L2Normalize(x.Buffer, y.Buffer, norm.Buffer, rows, cols, eps);
             if (!Function.NeedsGrad(x)) { norm.Dispose(); return y; }
-            // Backward needs y itself; keep a second reference so disposing the caller's y cannot free it.
-            return new L2NormalizeFn(x, y.ViewAs(y.Shape), norm, eps).Attach(y);
+            return new L2NormalizeFn(x, y, norm, eps).Attach(y);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             int cols = g.Dim(-1), rows = (int)(g.Length / cols);
             var dx = Tensor.Empty(g.Device, g.Shape);
-            g.Device.L2NormalizeBackward(_y!.Buffer, _norm!.Buffer, g.Buffer, dx.Buffer, rows, cols, _eps);
+            g.Device.L2NormalizeBackward(_y.Buffer, _norm!.Buffer, g.Buffer, dx.Buffer, rows, cols, _eps);
             return [dx];
         }
 
-        protected override void ReleaseSaved() { _y?.Dispose(); _norm?.Dispose(); _y = _norm = null; }
+        protected override void ReleaseSaved() { _norm?.Dispose(); _norm = null; }
     }
 
     /// <summary>Both similarity losses: saves the logits and the row/column log-sum-exps, not the softmaxes.</summary>
@@ -89,7 +90,7 @@ public static partial class Ops
 
         SimilarityLossFn(string name, Tensor a, Tensor b, Tensor scale, IntTensor? labels, Tensor logits, Tensor rowLse, Tensor colLse, SimilarityLoss s)
             : base(name, a, b, scale)
-        { _a = a; _b = b; _scale = scale; _labels = labels; _logits = logits; _rowLse = rowLse; _colLse = colLse; _s = s; }
+        { _a = Save(a); _b = Save(b); _scale = Save(scale); _labels = labels; _logits = logits; _rowLse = rowLse; _colLse = colLse; _s = s; }
 
         public static Tensor Apply(string op, Tensor a, Tensor b, Tensor scale, IntTensor? labels, SimilarityLoss s)
         {

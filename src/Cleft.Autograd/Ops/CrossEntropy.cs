@@ -18,7 +18,7 @@ public static partial class Ops
         readonly int _ignore;
 
         CrossEntropyFn(Tensor logits, IntTensor targets, Tensor rowLse, Tensor count, int ignore) : base("CrossEntropy", logits)
-        { _logits = logits; _targets = targets; _rowLse = rowLse; _count = count; _ignore = ignore; }
+        { _logits = Save(logits); _targets = targets; _rowLse = rowLse; _count = count; _ignore = ignore; }
 
         public static Tensor Apply(Tensor logits, IntTensor targets, int ignore)
         {

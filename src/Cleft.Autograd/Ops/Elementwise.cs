@@ -42,10 +42,18 @@ public static partial class Ops
     sealed class BinaryFn : Function
     {
         readonly BinaryOp _op;
-        readonly Tensor _a, _b;
+        // Add and Sub read no input data in backward. Mul and Div read b for either gradient (the backend's
+        // gradient-of-b pass takes b's buffer too) and a for b's gradient: save only those, as torch does.
+        readonly Tensor? _a, _b;
         readonly Broadcast _bc;
 
-        BinaryFn(BinaryOp op, Tensor a, Tensor b, Broadcast bc) : base(op.ToString(), a, b) { _op = op; _a = a; _b = b; _bc = bc; }
+        BinaryFn(BinaryOp op, Tensor a, Tensor b, Broadcast bc) : base(op.ToString(), a, b)
+        {
+            _op = op; _bc = bc;
+            if (op is BinaryOp.Add or BinaryOp.Sub) return;
+            if (b.RequiresGrad) _a = Save(a);
+            if (a.RequiresGrad || b.RequiresGrad) _b = Save(b);
+        }
 
         public static Tensor Apply(BinaryOp op, Tensor a, Tensor b)
         {
@@ -54,7 +62,7 @@ public static partial class Ops
             var bc = BroadcastOf(name, a, b);
             var y = Tensor.Empty(a.Device, a.Shape);
             a.Device.Binary(op, a.Buffer, b.Buffer, y.Buffer, a.Length, bc);
-            return new BinaryFn(op, a, b, bc).Attach(y);
+            return Function.NeedsGrad(a, b) ? new BinaryFn(op, a, b, bc).Attach(y) : y;
         }
 
         /// <summary>How b lines up with a, or a message naming both shapes.</summary>
@@ -76,31 +84,35 @@ public static partial class Ops
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dev = g.Device;
+            Tensor a = Parents[0], b = Parents[1];
             Tensor? da = null, db = null;
-            if (_a.RequiresGrad)
+            if (a.RequiresGrad)
             {
                 if (_op is BinaryOp.Add or BinaryOp.Sub) da = g;
                 else
                 {
-                    da = Tensor.Empty(dev, _a.Shape);
-                    dev.Binary(_op, g.Buffer, _b.Buffer, da.Buffer, g.Length, _bc); // dy*b or dy/b
+                    da = Tensor.Empty(dev, a.Shape);
+                    dev.Binary(_op, g.Buffer, _b!.Buffer, da.Buffer, g.Length, _bc); // dy*b or dy/b
                 }
             }
-            if (_b.RequiresGrad)
+            if (b.RequiresGrad)
             {
                 // d(a + b)/db is dy itself: same-shape b shares g (the engine copies where a parent would keep it), and a
                 // broadcast b (a bias) is the reduction of dy, with no per-element contribution pass in between.
                 if (_op == BinaryOp.Add && _bc.IsIdentity(g.Length)) db = g;
-                else if (_op == BinaryOp.Add)
+                else if (_op is BinaryOp.Add or BinaryOp.Sub)
                 {
-                    db = Tensor.Empty(dev, _b.Shape);
-                    dev.ReduceTo(g.Buffer, db.Buffer, g.Length, _bc);
+                    // Sub's -dy needs no input data; negating the sum is exact, so it equals the sum of -dy bit for bit.
+                    db = Tensor.Empty(dev, b.Shape);
+                    if (_bc.IsIdentity(g.Length)) dev.CopyBlock(g.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
+                    else dev.ReduceTo(g.Buffer, db.Buffer, g.Length, _bc);
+                    if (_op == BinaryOp.Sub) dev.Scale(-1f, db.Buffer, db.Buffer, db.Length);
                 }
                 else
                 {
-                    db = Tensor.Empty(dev, _b.Shape);
+                    db = Tensor.Empty(dev, b.Shape);
                     using var contrib = Tensor.Create(dev, g.Shape, scoped: false);
-                    dev.BinaryGradB(_op, _a.Buffer, _b.Buffer, g.Buffer, contrib.Buffer, g.Length, _bc);
+                    dev.BinaryGradB(_op, _a!.Buffer, _b!.Buffer, g.Buffer, contrib.Buffer, g.Length, _bc);
                     if (_bc.IsIdentity(g.Length)) dev.CopyBlock(contrib.Buffer, 0, 0, db.Buffer, 0, 0, 1, g.Length);
                     else dev.ReduceTo(contrib.Buffer, db.Buffer, g.Length, _bc);
                 }

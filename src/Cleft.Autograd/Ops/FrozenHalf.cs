@@ -17,6 +17,8 @@ public static partial class Ops
     /// </summary>
     public static Tensor Ia3(Tensor x, Tensor l) => Ia3Fn.Apply(x, l);
 
+    // Saves nothing: dx needs only the frozen weight (owned by its module) and db only g, so the input can go as
+    // soon as its owner is done with it (a GELU output feeding a frozen c_proj).
     sealed class LinearHalfFn(Tensor x, HalfTensor w, Tensor? bias, int rows) : Function("LinearHalf", bias is null ? [x] : [x, bias])
     {
         public static Tensor Apply(Tensor x, HalfTensor w, Tensor? bias)
@@ -59,8 +61,12 @@ public static partial class Ops
         }
     }
 
-    sealed class Ia3Fn(Tensor x, Tensor l) : Function("Ia3", x, l)
+    sealed class Ia3Fn : Function
     {
+        readonly Tensor _x, _l;
+
+        Ia3Fn(Tensor x, Tensor l) : base("Ia3", x, l) { _x = Save(x); _l = Save(l); }
+
         public static Tensor Apply(Tensor x, Tensor l)
         {
             const string op = "Ia3";
@@ -69,16 +75,16 @@ public static partial class Ops
             Check.That(l.Rank == 1 && l.Dim(0) == x.Dim(-1), op, $"scaling vector must be [{x.Dim(-1)}] for input {x.Describe()}, got {l.Describe()}");
             var y = Tensor.Empty(x.Device, x.Shape);
             x.Device.Binary(BinaryOp.Mul, x.Buffer, l.Buffer, y.Buffer, x.Length, Broadcast.Row(l.Length));
-            return new Ia3Fn(x, l).Attach(y);
+            return NeedsGrad(x, l) ? new Ia3Fn(x, l).Attach(y) : y;
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dev = g.Device;
-            int cols = (int)l.Length, rows = AsInt("Ia3", x.Length / cols, "rows");
-            var dx = Tensor.Empty(dev, x.Shape);
-            var dl = Tensor.Empty(dev, l.Shape);
-            dev.Ia3Backward(x.Buffer, l.Buffer, g.Buffer, dx.Buffer, dl.Buffer, rows, cols);
+            int cols = (int)_l.Length, rows = AsInt("Ia3", _x.Length / cols, "rows");
+            var dx = Tensor.Empty(dev, _x.Shape);
+            var dl = Tensor.Empty(dev, _l.Shape);
+            dev.Ia3Backward(_x.Buffer, _l.Buffer, g.Buffer, dx.Buffer, dl.Buffer, rows, cols);
             return [dx, dl];
         }
     }

@@ -10,15 +10,19 @@ public static partial class Ops
     {
         var y = Tensor.Empty(x.Device, x.Shape);
         x.Device.GeluErf(x.Buffer, y.Buffer, x.Length);
-        return new GeluErfFn(x).Attach(y);
+        return Function.NeedsGrad(x) ? new GeluErfFn(x).Attach(y) : y;
     }
 
-    sealed class GeluErfFn(Tensor x) : Function("GeluErf", x)
+    sealed class GeluErfFn : Function
     {
+        readonly Tensor _x;
+
+        public GeluErfFn(Tensor x) : base("GeluErf", x) => _x = Save(x);
+
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dx = Tensor.Empty(g.Device, g.Shape);
-            g.Device.GeluErfBackward(x.Buffer, g.Buffer, dx.Buffer, g.Length);
+            g.Device.GeluErfBackward(_x.Buffer, g.Buffer, dx.Buffer, g.Length);
             return [dx];
         }
     }

@@ -11,15 +11,20 @@ public static partial class Ops
 
     sealed class LayerNormFn : Function
     {
+        // Saved input and gamma; the parents tell which gradients are wanted.
         readonly Tensor _x;
-        readonly Tensor? _gamma, _beta;
+        readonly Tensor? _gamma;
+        readonly bool _hasGamma, _hasBeta;
         // mean/rstd per row from the forward, and the ones that stand in for a missing gamma.
         Tensor? _mean, _rstd, _ones;
         readonly int _rows, _cols;
 
         LayerNormFn(Tensor[] parents, Tensor x, Tensor? gamma, Tensor? beta, Tensor mean, Tensor rstd, Tensor? ones, int rows, int cols)
             : base("LayerNorm", parents)
-        { _x = x; _gamma = gamma; _beta = beta; _mean = mean; _rstd = rstd; _ones = ones; _rows = rows; _cols = cols; }
+        {
+            _x = Save(x); _gamma = gamma is null ? null : Save(gamma); _hasGamma = gamma is not null; _hasBeta = beta is not null;
+            _mean = mean; _rstd = rstd; _ones = ones; _rows = rows; _cols = cols;
+        }
 
         public static Tensor Apply(Tensor x, Tensor? gamma, Tensor? beta, float eps)
         {
@@ -60,17 +65,18 @@ public static partial class Ops
             var dev = g.Device;
             var dx = Tensor.Empty(dev, _x.Shape);
             // The backend always writes dgamma and dbeta; without a parameter to receive them they are scratch.
-            bool wantG = _gamma is { RequiresGrad: true }, wantB = _beta is { RequiresGrad: true };
+            bool wantX = Parents[0].RequiresGrad;
+            bool wantG = _hasGamma && Parents[1].RequiresGrad, wantB = _hasBeta && Parents[^1].RequiresGrad;
             var dgamma = wantG ? Tensor.Empty(dev, _cols) : Tensor.Create(dev, [_cols], scoped: false);
             var dbeta = wantB ? Tensor.Empty(dev, _cols) : Tensor.Create(dev, [_cols], scoped: false);
             dev.LayerNormBackward(_x.Buffer, (_gamma ?? _ones)!.Buffer, _mean!.Buffer, _rstd!.Buffer, g.Buffer,
                 dx.Buffer, dgamma.Buffer, dbeta.Buffer, _rows, _cols);
             if (!wantG) dgamma.Dispose();
             if (!wantB) dbeta.Dispose();
-            var grads = new List<Tensor?> { _x.RequiresGrad ? dx : null };
-            if (!_x.RequiresGrad) dx.Dispose();
-            if (_gamma is not null) grads.Add(wantG ? dgamma : null);
-            if (_beta is not null) grads.Add(wantB ? dbeta : null);
+            var grads = new List<Tensor?> { wantX ? dx : null };
+            if (!wantX) dx.Dispose();
+            if (_hasGamma) grads.Add(wantG ? dgamma : null);
+            if (_hasBeta) grads.Add(wantB ? dbeta : null);
             return [.. grads];
         }
 

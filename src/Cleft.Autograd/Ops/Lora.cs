@@ -35,7 +35,9 @@ public static partial class Ops
 
     sealed class LoraFn : Function
     {
-        readonly Tensor _x, _a, _b, _t;
+        // Saved only where a wanted gradient reads them: x for dA, A and W for dx, B for dA and dx.
+        readonly Tensor? _x, _a, _b;
+        readonly Tensor _t;
         readonly BaseWeight _w;
         readonly int _rows, _in, _out, _r;
         readonly float _scaling, _p;
@@ -44,7 +46,10 @@ public static partial class Ops
         LoraFn(Tensor x, Tensor a, Tensor b, Tensor t, BaseWeight w, int rows, int inF, int outF, int r, float scaling, float p, ulong seed)
             : base("LoraLinear", x, a, b)
         {
-            _x = x; _a = a; _b = b; _t = t; _w = w; _rows = rows; _in = inF; _out = outF; _r = r; _scaling = scaling; _p = p; _seed = seed;
+            if (a.RequiresGrad) _x = Save(x);
+            if (x.RequiresGrad) { _a = Save(a); w = w.F32 is null ? w : new BaseWeight(Save(w.F32), null); }
+            if (a.RequiresGrad || x.RequiresGrad) _b = Save(b);
+            _t = t; _w = w; _rows = rows; _in = inF; _out = outF; _r = r; _scaling = scaling; _p = p; _seed = seed;
         }
 
         public static Tensor Apply(Tensor x, BaseWeight w, Tensor? bias, Tensor a, Tensor b, float scaling, float p, ulong seed)
@@ -79,37 +84,37 @@ public static partial class Ops
             var t = Scratch(dev, rows, r);
             dev.LoraDown(x.Buffer, a.Buffer, t.Buffer, rows, inF, r, p, seed);
             dev.Gemm(t.Buffer, b.Buffer, y.Buffer, GemmShape.Contiguous(1, rows, outF, r, transB: true, alpha: scaling, beta: 1f));
-            var fn = new LoraFn(x, a, b, t, w, rows, inF, outF, r, scaling, p, seed);
-            if (!NeedsGrad(x, a, b)) t.Dispose();
-            return fn.Attach(y);
+            if (!NeedsGrad(x, a, b)) { t.Dispose(); return y; }
+            return new LoraFn(x, a, b, t, w, rows, inF, outF, r, scaling, p, seed).Attach(y);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dev = g.Device;
             Tensor? dx = null, da = null, db = null;
-            if (_b.RequiresGrad)
+            bool wantX = Parents[0].RequiresGrad, wantA = Parents[1].RequiresGrad, wantB = Parents[2].RequiresGrad;
+            if (wantB)
             {
                 // dB [out, r] = scaling g^T t.
-                db = Tensor.Empty(dev, _b.Shape);
+                db = Tensor.Empty(dev, Parents[2].Shape);
                 dev.Gemm(g.Buffer, _t.Buffer, db.Buffer, GemmShape.Contiguous(1, _out, _r, _rows, transA: true, alpha: _scaling));
             }
-            if (_a.RequiresGrad || _x.RequiresGrad)
+            if (wantA || wantX)
             {
                 // dt [rows, r] = scaling g B: the gradient reaching the down-projection's output.
                 using var dt = Tensor.Create(dev, [_rows, _r], scoped: false);
-                dev.Gemm(g.Buffer, _b.Buffer, dt.Buffer, GemmShape.Contiguous(1, _rows, _r, _out, alpha: _scaling));
-                if (_a.RequiresGrad)
+                dev.Gemm(g.Buffer, _b!.Buffer, dt.Buffer, GemmShape.Contiguous(1, _rows, _r, _out, alpha: _scaling));
+                if (wantA)
                 {
-                    da = Tensor.Empty(dev, _a.Shape);
-                    dev.LoraGradA(_x.Buffer, dt.Buffer, da.Buffer, _rows, _in, _r, _p, _seed);
+                    da = Tensor.Empty(dev, Parents[1].Shape);
+                    dev.LoraGradA(_x!.Buffer, dt.Buffer, da.Buffer, _rows, _in, _r, _p, _seed);
                 }
-                if (_x.RequiresGrad)
+                if (wantX)
                 {
                     // dx = g W^T (W stored [in, out], read transposed), then the low-rank share added in place.
-                    dx = Tensor.Empty(dev, _x.Shape);
+                    dx = Tensor.Empty(dev, Parents[0].Shape);
                     _w.Gemm(dev, g.Buffer, dx.Buffer, GemmShape.Contiguous(1, _rows, _in, _out, transB: true));
-                    dev.LoraGradX(_a.Buffer, dt.Buffer, dx.Buffer, _rows, _in, _r, _p, _seed);
+                    dev.LoraGradX(_a!.Buffer, dt.Buffer, dx.Buffer, _rows, _in, _r, _p, _seed);
                 }
             }
             return [dx, da, db];

@@ -20,14 +20,20 @@ public static partial class Ops
 
     sealed class MatMulFn : Function
     {
-        readonly Tensor _a, _b;
-        readonly Tensor? _bias;
-        readonly bool _ta, _tb;
+        // dA reads only B and dB only A: each is saved only when the other's gradient is wanted. The bias's
+        // gradient reads only dC, so nothing of it is saved.
+        readonly Tensor? _a, _b;
+        readonly bool _ta, _tb, _sharedB, _hasBias;
         readonly int _batch, _m, _n, _k;
 
         MatMulFn(Tensor a, Tensor b, Tensor? bias, bool ta, bool tb, int batch, int m, int n, int k)
             : base(bias is null ? "MatMul" : "Linear", bias is null ? [a, b] : [a, b, bias])
-        { _a = a; _b = b; _bias = bias; _ta = ta; _tb = tb; _batch = batch; _m = m; _n = n; _k = k; }
+        {
+            if (b.RequiresGrad) _a = Save(a);
+            if (a.RequiresGrad) _b = Save(b);
+            _hasBias = bias is not null;
+            _ta = ta; _tb = tb; _sharedB = b.Rank == 2; _batch = batch; _m = m; _n = n; _k = k;
+        }
 
         public static Tensor Apply(Tensor a, Tensor b, bool ta, bool tb, Tensor? bias)
         {
@@ -51,7 +57,8 @@ public static partial class Ops
             var y = Tensor.Empty(a.Device, [.. lead, m, n]);
             Run(a.Device, a.Buffer, b.Buffer, y.Buffer, batch, m, n, ka, ta, tb, b.Rank == 2, 0f);
             if (bias is not null) a.Device.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(n));
-            return new MatMulFn(a, b, bias, ta, tb, batch, m, n, ka).Attach(y);
+            bool record = bias is null ? Function.NeedsGrad(a, b) : Function.NeedsGrad(a, b, bias);
+            return record ? new MatMulFn(a, b, bias, ta, tb, batch, m, n, ka).Attach(y) : y;
         }
 
         /// <summary>C = op(A) op(B) (+ beta C); a shared B with untransposed A folds the batch into M: one large GEMM.</summary>
@@ -65,42 +72,44 @@ public static partial class Ops
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dev = g.Device;
-            bool sharedB = _b.Rank == 2;
+            bool sharedB = _sharedB;
             Tensor? da = null, db = null;
-            if (_a.RequiresGrad)
+            if (Parents[0].RequiresGrad)
             {
+                var b = _b!;
                 // dA = dC op(B)^T, stored transposed when A was.
-                da = Tensor.Empty(dev, _a.Shape);
-                if (!_ta) Run(dev, g.Buffer, _b.Buffer, da.Buffer, _batch, _m, _k, _n, false, !_tb, sharedB, 0f);
-                else dev.Gemm(_b.Buffer, g.Buffer, da.Buffer, new GemmShape(_batch, _k, _m, _n, _tb, true,
+                da = Tensor.Empty(dev, Parents[0].Shape);
+                if (!_ta) Run(dev, g.Buffer, b.Buffer, da.Buffer, _batch, _m, _k, _n, false, !_tb, sharedB, 0f);
+                else dev.Gemm(b.Buffer, g.Buffer, da.Buffer, new GemmShape(_batch, _k, _m, _n, _tb, true,
                     sharedB ? 0 : (long)_k * _n, (long)_m * _n, (long)_k * _m));
             }
-            if (_b.RequiresGrad)
+            if (Parents[1].RequiresGrad)
             {
-                db = Tensor.Empty(dev, _b.Shape);
+                var a = _a!;
+                db = Tensor.Empty(dev, Parents[1].Shape);
                 if (sharedB && !_ta)
                 {
                     // A shared weight sums its gradient over the batch: fold the batch into the GEMM's K.
                     int rows = _batch * _m;
-                    if (!_tb) dev.Gemm(_a.Buffer, g.Buffer, db.Buffer, GemmShape.Contiguous(1, _k, _n, rows, transA: true));
-                    else dev.Gemm(g.Buffer, _a.Buffer, db.Buffer, GemmShape.Contiguous(1, _n, _k, rows, transA: true));
+                    if (!_tb) dev.Gemm(a.Buffer, g.Buffer, db.Buffer, GemmShape.Contiguous(1, _k, _n, rows, transA: true));
+                    else dev.Gemm(g.Buffer, a.Buffer, db.Buffer, GemmShape.Contiguous(1, _n, _k, rows, transA: true));
                 }
                 else if (sharedB)
                 {
                     // A transposed and B shared: accumulate batch by batch (one output, so no parallel writers).
                     for (int i = 0; i < _batch; i++)
-                        GemmBatchSlice(dev, _a, g, db, i);
+                        GemmBatchSlice(dev, a, g, db, i);
                 }
-                else if (!_tb) dev.Gemm(_a.Buffer, g.Buffer, db.Buffer, new GemmShape(_batch, _k, _n, _m, !_ta, false,
+                else if (!_tb) dev.Gemm(a.Buffer, g.Buffer, db.Buffer, new GemmShape(_batch, _k, _n, _m, !_ta, false,
                     (long)_m * _k, (long)_m * _n, (long)_k * _n));
-                else dev.Gemm(g.Buffer, _a.Buffer, db.Buffer, new GemmShape(_batch, _n, _k, _m, true, _ta,
+                else dev.Gemm(g.Buffer, a.Buffer, db.Buffer, new GemmShape(_batch, _n, _k, _m, true, _ta,
                     (long)_m * _n, (long)_m * _k, (long)_n * _k));
             }
-            if (_bias is null) return [da, db];
+            if (!_hasBias) return [da, db];
             Tensor? dbias = null;
-            if (_bias.RequiresGrad)
+            if (Parents[2].RequiresGrad)
             {
-                dbias = Tensor.Empty(dev, _bias.Shape);
+                dbias = Tensor.Empty(dev, Parents[2].Shape);
                 dev.ReduceTo(g.Buffer, dbias.Buffer, g.Length, Broadcast.Row(_n));
             }
             return [da, db, dbias];

@@ -10,14 +10,13 @@ public static partial class Ops
 
     sealed class SoftmaxFn : Function
     {
-        // The backward needs the output, not the input; a view keeps its storage alive even if the caller
-        // disposes the output tensor before calling Backward.
-        Tensor? _y;
+        // The backward needs the output, not the input.
+        readonly Tensor _y;
         readonly int _rows, _cols;
         readonly bool _log;
 
         SoftmaxFn(string name, Tensor x, Tensor y, int rows, int cols, bool log) : base(name, x)
-        { _y = y; _rows = rows; _cols = cols; _log = log; }
+        { _y = Save(y); _rows = rows; _cols = cols; _log = log; }
 
         public static Tensor Apply(Tensor x, bool log)
         {
@@ -28,16 +27,14 @@ public static partial class Ops
             var y = Tensor.Empty(x.Device, x.Shape);
             x.Device.Softmax(x.Buffer, y.Buffer, rows, cols, log);
             if (!Function.NeedsGrad(x)) return y;
-            return new SoftmaxFn(op, x, y.ViewAs(y.Shape), rows, cols, log).Attach(y);
+            return new SoftmaxFn(op, x, y, rows, cols, log).Attach(y);
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
         {
             var dx = Tensor.Empty(g.Device, g.Shape);
-            g.Device.SoftmaxBackward(_y!.Buffer, g.Buffer, dx.Buffer, _rows, _cols, _log);
+            g.Device.SoftmaxBackward(_y.Buffer, g.Buffer, dx.Buffer, _rows, _cols, _log);
             return [dx];
         }
-
-        protected override void ReleaseSaved() { _y?.Dispose(); _y = null; }
     }
 }

@@ -12,11 +12,11 @@ namespace Cleft.Models.Bert;
 /// </summary>
 public sealed class BertLayer : Module
 {
-    readonly int _heads, _headDim;
+    readonly int _heads;
 
     public BertLayer(IBackend device, Rng rng, BertConfig c)
     {
-        _heads = c.Heads; _headDim = c.HeadDim;
+        _heads = c.Heads;
         int h = c.HiddenSize;
         AddModule(QueryName, new Linear(device, rng, h, h));
         AddModule(KeyName, new Linear(device, rng, h, h));
@@ -46,11 +46,24 @@ public sealed class BertLayer : Module
     /// <summary>x [B, T, hidden], attentionMask [B, T] of 0/1 or null (no padding) -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x, IntTensor? attentionMask)
     {
-        int b = x.Dim(0), t = x.Dim(1);
-        Tensor Heads(IProjection proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
-        var a = Ops.Attention(Heads(Query), Heads(Key), Heads(Value), causal: false, keyPaddingMask: attentionMask);
-        var merged = Ops.Reshape(Ops.Permute(a, 0, 2, 1, 3), b, t, _heads * _headDim);
-        var h = AttentionNorm.Forward(Ops.Add(AttentionOutput.Forward(merged), x));
-        return OutputNorm.Forward(Ops.Add(Output.Forward(Ops.GeluErf(Intermediate.Forward(h))), h));
+        // Every intermediate is dropped once the next exists, as torch frees temporaries: the ops saved what they need.
+        Tensor Heads(IProjection proj) // [B, H, T, D]
+        {
+            using var y = proj.Forward(x);
+            return AttentionHeads.Split(y, _heads);
+        }
+        Tensor h;
+        using (Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value))
+        using (var a = Ops.Attention(q, k, v, causal: false, keyPaddingMask: attentionMask))
+        using (var merged = AttentionHeads.Merge(a))
+        using (var projected = AttentionOutput.Forward(merged))
+        using (var residual = Ops.Add(projected, x))
+            h = AttentionNorm.Forward(residual);
+        using (h)
+        using (var inner = Intermediate.Forward(h))
+        using (var act = Ops.GeluErf(inner))
+        using (var output = Output.Forward(act))
+        using (var residual = Ops.Add(output, h))
+            return OutputNorm.Forward(residual);
     }
 }

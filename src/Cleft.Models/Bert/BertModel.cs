@@ -47,7 +47,8 @@ public sealed class BertModel : Module
         int b = x.Dim(0), t = x.Dim(1);
         if (attentionMask is not null && !attentionMask.Shape.SequenceEqual([b, t]))
             throw new ArgumentException($"BertModel: attention mask {attentionMask.ShapeString} does not match the input [{b}, {t}]");
-        foreach (var layer in Layers) x = layer.Forward(x, attentionMask);
+        foreach (var layer in Layers)
+            using (var input = x) x = layer.Forward(input, attentionMask); // x is ours (the embeddings' output)
         var cls = Ops.Reshape(Ops.Slice(x, 1, 0, 1), b, Config.HiddenSize);
         return new BertOutput(x, Tanh(Pooler.Forward(cls)));
     }

@@ -102,7 +102,8 @@ public sealed partial class CleftModel : Module
     {
         if (pixels.Shape[0] != texts.Batch)
             throw new ArgumentException($"CleftModel: {pixels.Shape[0]} images but {texts.Batch} captions");
-        return Head.Forward(Image.Forward(pixels), Text.Forward(texts), group);
+        using Tensor img = Image.Forward(pixels), txt = Text.Forward(texts);
+        return Head.Forward(img, txt, group);
     }
 
     /// <summary>A freshly initialised text tower of the config's kind, its projection to the joint space included.</summary>

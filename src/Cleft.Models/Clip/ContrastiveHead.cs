@@ -26,12 +26,17 @@ public sealed class ContrastiveHead : Module
     /// </summary>
     public Tensor Forward(Tensor img, Tensor txt, ICommunicator? group = null)
     {
-        Tensor i = Ops.L2Normalize(img), t = Ops.L2Normalize(txt);
-        if (group is { Size: > 1 }) (i, t) = (Ops.AllGather(i, group), Ops.AllGather(t, group));
-        return Ops.ContrastiveLoss(i, t, Scale.Value, Sum);
+        // The loss saved what it reads; the normalised (and gathered) embeddings are ours to drop.
+        using Tensor i = Ops.L2Normalize(img), t = Ops.L2Normalize(txt);
+        if (group is not { Size: > 1 }) return Ops.ContrastiveLoss(i, t, Scale.Value, Sum);
+        using Tensor gi = Ops.AllGather(i, group), gt = Ops.AllGather(t, group);
+        return Ops.ContrastiveLoss(gi, gt, Scale.Value, Sum);
     }
 
     /// <summary>Stage 2: images [N, D] against class-prompt embeddings [K, D] with labels.</summary>
-    public Tensor Classification(Tensor img, Tensor classes, IntTensor labels) =>
-        Ops.ClassificationLoss(Ops.L2Normalize(img), Ops.L2Normalize(classes), labels, Scale.Value);
+    public Tensor Classification(Tensor img, Tensor classes, IntTensor labels)
+    {
+        using Tensor i = Ops.L2Normalize(img), c = Ops.L2Normalize(classes);
+        return Ops.ClassificationLoss(i, c, labels, Scale.Value);
+    }
 }

@@ -21,5 +21,9 @@ public sealed class TwoTower : Module
     public Mlp Text { get; }
     public ContrastiveHead Head { get; }
 
-    public Tensor Loss(Tensor images, Tensor texts) => Head.Forward(Image.Forward(images), Text.Forward(texts));
+    public Tensor Loss(Tensor images, Tensor texts)
+    {
+        using Tensor img = Image.Forward(images), txt = Text.Forward(texts);
+        return Head.Forward(img, txt);
+    }
 }

@@ -51,17 +51,51 @@ public sealed class Gpt2Block : Module
     /// </summary>
     public Tensor Forward(Tensor x, IntTensor? keyPaddingMask, Rng? dropout = null)
     {
-        Tensor Drop(Tensor y) => dropout is null ? y : Ops.Dropout(y, _cfg.ResidPdrop, dropout, Training);
-        int b = x.Dim(0), t = x.Dim(1), c = _cfg.NEmbd, h = _cfg.NHead, d = _cfg.HeadDim;
-        var qkv = CAttn.Forward(Ln1.Forward(x));
+        Tensor mid;
+        using (var attn = Drop(Attend(x, keyPaddingMask), dropout)) mid = Ops.Add(x, attn);
+        using (mid)
+        using (var mlp = Drop(FeedForward(mid), dropout))
+            return Ops.Add(mid, mlp);
+    }
+
+    // Intermediates are disposed as soon as the next op has run, as torch frees its temporaries: what a backward
+    // needs was saved by its op, so with the frozen base only the inputs of the adapted projection, attention's
+    // q, k, v, o and GELU's input stay (a frozen c_proj saves nothing of its input).
+
+    /// <summary>c_proj(attention(split(c_attn(ln_1(x))))).</summary>
+    Tensor Attend(Tensor x, IntTensor? keyPaddingMask)
+    {
+        int c = _cfg.NEmbd;
+        Tensor qkv;
+        using (var normed = Ln1.Forward(x)) qkv = CAttn.Forward(normed);
         // [B, T, 3C] -> q, k, v each [B, H, T, D], as HF's split_heads.
-        Tensor Heads(int i) => Ops.Permute(Ops.Reshape(Ops.Slice(qkv, -1, i * c, c), b, t, h, d), 0, 2, 1, 3);
-        var a = Ops.Attention(Heads(0), Heads(1), Heads(2), causal: true, keyPaddingMask,
-            _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null);
-        a = Ops.Reshape(Ops.Permute(a, 0, 2, 1, 3), b, t, c);
-        x = Ops.Add(x, Drop(AttnProj.Forward(a)));
-        var m = MlpProj.Forward(Ops.Gelu(Fc.Forward(Ln2.Forward(x))));
-        return Ops.Add(x, Drop(m));
+        Tensor Heads(int i)
+        {
+            using var part = Ops.Slice(qkv, -1, i * c, c);
+            return AttentionHeads.Split(part, _cfg.NHead);
+        }
+        Tensor q, k, v;
+        using (qkv) (q, k, v) = (Heads(0), Heads(1), Heads(2));
+        using (q) using (k) using (v)
+        using (var o = Ops.Attention(q, k, v, causal: true, keyPaddingMask, _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null))
+        using (var merged = AttentionHeads.Merge(o))
+            return AttnProj.Forward(merged);
+    }
+
+    /// <summary>mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).</summary>
+    Tensor FeedForward(Tensor x)
+    {
+        using var normed = Ln2.Forward(x);
+        using var hidden = Fc.Forward(normed);
+        using var act = Ops.Gelu(hidden);
+        return MlpProj.Forward(act);
+    }
+
+    /// <summary>HF's resid_pdrop on a branch output; the undropped output is dropped at once.</summary>
+    Tensor Drop(Tensor y, Rng? dropout)
+    {
+        if (dropout is null) return y;
+        using (y) return Ops.Dropout(y, _cfg.ResidPdrop, dropout, Training);
     }
 
 }

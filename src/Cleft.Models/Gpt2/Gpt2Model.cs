@@ -81,7 +81,8 @@ public sealed class Gpt2Model : Module
             throw new ArgumentException($"Gpt2Model: sequence length {t} exceeds n_positions {Config.NPositions}");
         if (ids.Min < 0 || ids.Max >= Config.VocabSize)
             throw new ArgumentException($"Gpt2Model: token ids span [{ids.Min}, {ids.Max}], outside the vocabulary [0, {Config.VocabSize})");
-        return ForwardEmbeddings(Ops.Embedding(Wte, ids), attentionMask);
+        using var embeds = Ops.Embedding(Wte, ids);
+        return ForwardEmbeddings(embeds, attentionMask);
     }
 
     /// <summary>
@@ -97,10 +98,14 @@ public sealed class Gpt2Model : Module
         int t = inputsEmbeds.Shape[1];
         if (t > Config.NPositions)
             throw new ArgumentException($"Gpt2Model: sequence length {t} exceeds n_positions {Config.NPositions}");
-        var x = Ops.Add(inputsEmbeds, Ops.Embedding(Wpe, Positions(t))); // [B, T, C] + [T, C]
-        if (_dropout is not null) x = Ops.Dropout(x, Config.EmbdPdrop, _dropout, Training);
-        foreach (var block in Blocks) x = block.Forward(x, attentionMask, _dropout);
-        return LnF.Forward(x);
+        // Each intermediate is ours (inputsEmbeds is the caller's) and goes once the next exists; the ops that
+        // need one for backward have saved it.
+        Tensor x;
+        using (var positions = Ops.Embedding(Wpe, Positions(t))) x = Ops.Add(inputsEmbeds, positions); // [B, T, C] + [T, C]
+        if (_dropout is not null) using (var undropped = x) x = Ops.Dropout(undropped, Config.EmbdPdrop, _dropout, Training);
+        foreach (var block in Blocks)
+            using (var input = x) x = block.Forward(input, attentionMask, _dropout);
+        using (x) return LnF.Forward(x);
     }
 
     IntTensor Positions(int t)

@@ -39,13 +39,18 @@ public sealed class Gpt2TextEncoder : TextTower
     public Tensor Features(Gpt2TextBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var hidden = Transformer.Forward(batch.Ids, batch.Mask);
-        var flat = Ops.Reshape(hidden, batch.Batch * batch.Length, Transformer.Config.NEmbd);
+        // The gather saves nothing of its input: the [B, T, C] hidden states go here, as in torch.
+        using var hidden = Transformer.Forward(batch.Ids, batch.Mask);
+        using var flat = Ops.Reshape(hidden, batch.Batch * batch.Length, Transformer.Config.NEmbd);
         return Ops.IndexSelect(flat, batch.GatherIndex);
     }
 
     /// <summary>Text embeddings [B, embedDim].</summary>
-    public override Tensor Forward(Gpt2TextBatch batch) => Projection.Forward(Features(batch));
+    public override Tensor Forward(Gpt2TextBatch batch)
+    {
+        using var features = Features(batch);
+        return Projection.Forward(features);
+    }
 
     public override int PadId => Transformer.Config.EosTokenId;
     public override bool KeepsClosingToken => false;

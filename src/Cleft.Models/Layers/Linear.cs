@@ -31,7 +31,13 @@ public sealed class Linear : Module, IProjection
     {
         if (x.Dim(-1) != InFeatures)
             throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}): input {x.Describe()} has last axis {x.Dim(-1)}");
-        var y = Ops.Linear(x.Rank == 1 ? Ops.Reshape(x, 1, InFeatures) : x, Weight, Bias);
-        return x.Rank == 1 ? Ops.Reshape(y, OutFeatures) : y;
+        // The row-vector reshapes are disposed as soon as they are used, like torch's temporaries (a reshape saves nothing).
+        if (x.Rank == 1)
+        {
+            using var row = Ops.Reshape(x, 1, InFeatures);
+            using var y = Ops.Linear(row, Weight, Bias);
+            return Ops.Reshape(y, OutFeatures);
+        }
+        return Ops.Linear(x, Weight, Bias);
     }
 }

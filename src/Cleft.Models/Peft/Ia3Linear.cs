@@ -40,7 +40,11 @@ public sealed class Ia3Linear : Module, IProjection
     public HalfTensor? HalfWeight => _base.HalfWeight;
     public Parameter? Bias => _base.Bias;
 
-    public Tensor Forward(Tensor x) => Feedforward ? _base.Forward(Ops.Ia3(x, L)) : Ops.Ia3(_base.Forward(x), L);
+    public Tensor Forward(Tensor x)
+    {
+        using var inner = Feedforward ? Ops.Ia3(x, L) : _base.Forward(x);
+        return Feedforward ? _base.Forward(inner) : Ops.Ia3(inner, L);
+    }
 
     public override void Dispose()
     {

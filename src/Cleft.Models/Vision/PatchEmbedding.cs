@@ -32,8 +32,10 @@ public sealed class PatchEmbedding : Module
             throw new ArgumentException($"PatchEmbedding: expected pixels [batch, {_channels}, S, S] with S a multiple of {_patch}, got {pixels.Describe()}");
         int b = pixels.Dim(0), g = pixels.Dim(2) / _patch, p = _patch;
         // [B, C, gy, py, gx, px] -> [B, gy, gx, C, py, px]: one row per patch, features in the conv weight's (C, py, px) order.
-        var cols = Ops.Permute(Ops.Reshape(pixels, b, _channels, g, p, g, p), 0, 2, 4, 1, 3, 5);
-        var patches = Ops.Reshape(cols, b, g * g, _channels * p * p);
-        return Ops.Add(Ops.MatMul(patches, Weight), Bias);
+        using var grid = Ops.Reshape(pixels, b, _channels, g, p, g, p);
+        using var cols = Ops.Permute(grid, 0, 2, 4, 1, 3, 5);
+        using var patches = Ops.Reshape(cols, b, g * g, _channels * p * p);
+        using var product = Ops.MatMul(patches, Weight);
+        return Ops.Add(product, Bias);
     }
 }

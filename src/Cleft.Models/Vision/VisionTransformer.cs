@@ -39,12 +39,21 @@ public sealed class VisionTransformer : Module
     public Tensor ForwardTokens(Tensor pixels)
     {
         var x = Embeddings.Forward(pixels);
-        foreach (var block in _blocks) x = block.Forward(x);
+        foreach (var block in _blocks)
+        {
+            // Each block's input is ours to drop once the next one exists (the block's ops saved what they need).
+            using var input = x;
+            x = block.Forward(input);
+        }
         return x;
     }
 
     /// <summary>HF's last_hidden_state: the last block's output after the final LayerNorm.</summary>
-    public Tensor Forward(Tensor pixels) => FinalNorm.Forward(ForwardTokens(pixels));
+    public Tensor Forward(Tensor pixels)
+    {
+        using var tokens = ForwardTokens(pixels);
+        return FinalNorm.Forward(tokens);
+    }
 
     sealed class Encoder : Module
     {

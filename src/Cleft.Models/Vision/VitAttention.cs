@@ -11,11 +11,11 @@ namespace Cleft.Models.Vision;
 /// </summary>
 public sealed class VitAttention : Module
 {
-    readonly int _heads, _headDim;
+    readonly int _heads;
 
     public VitAttention(IBackend device, Rng rng, VitConfig config)
     {
-        _heads = config.Heads; _headDim = config.HeadDim;
+        _heads = config.Heads;
         var self = AddModule("attention", new SelfAttention(device, rng, config));
         Query = self.Query; Key = self.Key; Value = self.Value;
         Dense = AddModule("output", new Output(device, rng, config)).Dense;
@@ -29,10 +29,15 @@ public sealed class VitAttention : Module
     /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x)
     {
-        int b = x.Dim(0), t = x.Dim(1);
-        Tensor Heads(Linear proj) => Ops.Permute(Ops.Reshape(proj.Forward(x), b, t, _heads, _headDim), 0, 2, 1, 3); // [B, H, T, D]
-        var o = Ops.Attention(Heads(Query), Heads(Key), Heads(Value), causal: false);
-        var merged = Ops.Reshape(Ops.Permute(o, 0, 2, 1, 3), b, t, _heads * _headDim);
+        Tensor Heads(Linear proj) // [B, H, T, D]
+        {
+            using var y = proj.Forward(x);
+            return AttentionHeads.Split(y, _heads);
+        }
+        // Everything made here is dropped on return: attention saved q, k, v and o, the dense layer its input.
+        using Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value);
+        using var o = Ops.Attention(q, k, v, causal: false);
+        using var merged = AttentionHeads.Merge(o);
         return Dense.Forward(merged);
     }
 

@@ -32,8 +32,9 @@ public sealed class VitMlp : Module
 
     public Tensor Forward(Tensor x)
     {
-        var h = Fc1.Forward(x);
-        return Fc2.Forward(_exact ? Ops.GeluErf(h) : Ops.Gelu(h));
+        using var h = Fc1.Forward(x);
+        using var a = _exact ? Ops.GeluErf(h) : Ops.Gelu(h);
+        return Fc2.Forward(a);
     }
 }
 
@@ -64,7 +65,18 @@ public sealed class VitBlock : Module
     /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x)
     {
-        x = Ops.Add(x, LayerScale1.Forward(Attention.Forward(Norm1.Forward(x))));
-        return Ops.Add(x, LayerScale2.Forward(Mlp.Forward(Norm2.Forward(x))));
+        // The branch outputs go as soon as they are added (LayerScale's product is read by nothing else).
+        Tensor mid;
+        using (var attn = Branch(x, Norm1, Attention.Forward, LayerScale1)) mid = Ops.Add(x, attn);
+        using (mid)
+        using (var mlp = Branch(mid, Norm2, Mlp.Forward, LayerScale2))
+            return Ops.Add(mid, mlp);
+    }
+
+    static Tensor Branch(Tensor x, LayerNorm norm, Func<Tensor, Tensor> body, LayerScale scale)
+    {
+        using var normed = norm.Forward(x);
+        using var y = body(normed);
+        return scale.Forward(y);
     }
 }

@@ -35,16 +35,28 @@ public sealed class VitEmbeddings : Module
     /// <summary>pixels [B, C, S, S] with S / patch = <see cref="Grid"/> -> [B, 1 + registers + Grid^2, hidden].</summary>
     public Tensor Forward(Tensor pixels)
     {
-        var patches = Patches.Forward(pixels);                                   // [B, N, h]
+        // None of these ops saves data for backward, so every intermediate goes once the next one exists.
+        using var patches = Patches.Forward(pixels);                             // [B, N, h]
         int b = patches.Dim(0), n = patches.Dim(1);
         if (n != Grid * Grid)
             throw new ArgumentException($"VitEmbeddings: pixels {pixels.Describe()} give {n} patches; the model was built for {Grid} x {Grid} patches ({_imageSize} px images)");
-        var cls = Ops.Repeat(Ops.Reshape(ClsToken, 1, _hidden), b);               // [B, 1, h]
-        var tokens = Ops.Concat(1, cls, patches);                                 // [B, 1 + N, h]
-        tokens = Ops.Add(tokens, Ops.Reshape(PositionEmbeddings, 1 + n, _hidden)); // trailing-shape broadcast over B
+        using var cls = Repeat(ClsToken, 1, b);                                  // [B, 1, h]
+        using var joined = Ops.Concat(1, cls, patches);                          // [B, 1 + N, h]
+        using var positions = Ops.Reshape(PositionEmbeddings, 1 + n, _hidden);
+        var tokens = Ops.Add(joined, positions);                                 // trailing-shape broadcast over B
         if (RegisterTokens is null) return tokens;
-        var regs = Ops.Repeat(Ops.Reshape(RegisterTokens, _registers, _hidden), b); // [B, R, h]
-        return Ops.Concat(1, Ops.Slice(tokens, 1, 0, 1), regs, Ops.Slice(tokens, 1, 1, n));
+        using (tokens)
+        using (var regs = Repeat(RegisterTokens, _registers, b))                 // [B, R, h]
+        using (var first = Ops.Slice(tokens, 1, 0, 1))
+        using (var rest = Ops.Slice(tokens, 1, 1, n))
+            return Ops.Concat(1, first, regs, rest);
+    }
+
+    /// <summary>A [1, rows, h] parameter repeated over the batch: [B, rows, h].</summary>
+    Tensor Repeat(Parameter p, int rows, int batch)
+    {
+        using var flat = Ops.Reshape(p, rows, _hidden);
+        return Ops.Repeat(flat, batch);
     }
 
     /// <summary>Gives the conv its HF name, embeddings.patch_embeddings.projection.*.</summary>

@@ -22,8 +22,16 @@ public sealed class VitImageEncoder : Module
     public int EmbedDim => Projection.OutFeatures;
 
     /// <summary>Mean-pooled tokens [B, hidden] (the linear probe's features).</summary>
-    public Tensor Pooled(Tensor pixels) => Ops.Mean(Vit.ForwardTokens(pixels), 1);
+    public Tensor Pooled(Tensor pixels)
+    {
+        using var tokens = Vit.ForwardTokens(pixels); // the mean saves nothing: the last block's output goes here
+        return Ops.Mean(tokens, 1);
+    }
 
     /// <summary>pixels [B, C, S, S] -> image embedding [B, embedDim] (not normalised; the contrastive head does that).</summary>
-    public Tensor Forward(Tensor pixels) => Projection.Forward(Pooled(pixels));
+    public Tensor Forward(Tensor pixels)
+    {
+        using var pooled = Pooled(pixels);
+        return Projection.Forward(pooled);
+    }
 }

@@ -81,7 +81,9 @@ public sealed class Stage1Trainer : CheckpointedTrainer
             ArgumentNullException.ThrowIfNull(captions);
             using var scope = new TensorScope();
             using var texts = Model.TextBatch(captions);
-            var l = Model.Forward(Model.Pixels(pixels, captions.Count), texts, Parallel?.Communicator);
+            Tensor l;
+            // The patch embedding saved what its backward reads; the uploaded pixels can go before backward.
+            using (var images = Model.Pixels(pixels, captions.Count)) l = Model.Forward(images, texts, Parallel?.Communicator);
             float value = l.Item();
             sum += value;
             finite &= float.IsFinite(value);
