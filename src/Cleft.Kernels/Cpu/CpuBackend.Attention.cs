@@ -9,10 +9,8 @@ public sealed partial class CpuBackend
         float[] qv = A(q), kv = A(k), vv = A(v), ov = A(o), lv = A(lse);
         int[] mv = shape.HasMask ? I(keyMask) : [];
         var s = shape;
-        int blocks = (s.T + CpuAttention.Bq - 1) / CpuAttention.Bq;
-        // One task per (batch, head, query block): the unit that owns its output rows.
-        For((long)s.Batch * s.Heads * blocks, (long)CpuAttention.Bq * s.T * s.D,
-            t => CpuAttention.ForwardBlock(qv, kv, vv, mv, ov, lv, s, t / blocks, t % blocks));
+        // One task per (batch, head): it packs that head's keys and values once and owns its output rows.
+        For((long)s.Batch * s.Heads, (long)s.T * s.T * s.D, t => CpuAttention.ForwardHead(qv, kv, vv, mv, ov, lv, s, t));
     }
 
     public void AttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
