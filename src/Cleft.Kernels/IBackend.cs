@@ -63,6 +63,17 @@ public partial interface IBackend : IDisposable
     /// <summary>Strided batched GEMM; see <see cref="GemmShape"/>. beta = 1 accumulates into C.</summary>
     void Gemm(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape);
 
+    /// <summary>
+    /// A single (batch 1, beta 0) GEMM plus a bias over its columns: C = op(A) op(B), then C[i, j] += bias[j], with
+    /// the same two roundings as <see cref="Gemm"/> followed by a row-broadcast add. A backend may fuse the add into
+    /// the GEMM's last store (the managed one does); this default runs the two.
+    /// </summary>
+    void GemmBias(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> bias, DeviceBuffer<float> c, in GemmShape shape)
+    {
+        Gemm(a, b, c, shape);
+        Binary(BinaryOp.Add, c, bias, c, (long)shape.M * shape.N, Broadcast.Row(shape.N));
+    }
+
     // ---- row-wise ops over the last axis of [rows, cols] ----
     /// <summary>Softmax (or log-softmax when <paramref name="log"/>) of each row.</summary>
     void Softmax(DeviceBuffer<float> x, DeviceBuffer<float> y, int rows, int cols, bool log);

@@ -55,8 +55,14 @@ public static partial class Ops
             }
             int batch = (int)ShapeUtil.Count(lead);
             var y = Tensor.Empty(a.Device, [.. lead, m, n]);
-            Run(a.Device, a.Buffer, b.Buffer, y.Buffer, batch, m, n, ka, ta, tb, b.Rank == 2, 0f);
-            if (bias is not null) a.Device.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(n));
+            if (bias is not null && b.Rank == 2 && !ta)
+                // One GEMM over all rows: the backend adds the bias as it stores C (same bits as GEMM then add).
+                a.Device.GemmBias(a.Buffer, b.Buffer, bias.Buffer, y.Buffer, GemmShape.Contiguous(1, batch * m, n, ka, false, tb));
+            else
+            {
+                Run(a.Device, a.Buffer, b.Buffer, y.Buffer, batch, m, n, ka, ta, tb, b.Rank == 2, 0f);
+                if (bias is not null) a.Device.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(n));
+            }
             bool record = bias is null ? Function.NeedsGrad(a, b) : Function.NeedsGrad(a, b, bias);
             return record ? new MatMulFn(a, b, bias, ta, tb, batch, m, n, ka).Attach(y) : y;
         }

@@ -8,6 +8,9 @@ public sealed partial class CpuBackend
     public void Gemm(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> c, in GemmShape shape)
         => CpuGemm.Multiply(A(a), A(b), A(c), shape);
 
+    public void GemmBias(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> bias, DeviceBuffer<float> c, in GemmShape shape)
+        => CpuGemm.Multiply(A(a), A(b), A(c), shape, A(bias));
+
     public void EmbeddingForward(DeviceBuffer<float> weight, DeviceBuffer<int> ids, DeviceBuffer<float> y, int count, int dim)
     {
         float[] wv = A(weight), yv = A(y); int[] iv = I(ids);

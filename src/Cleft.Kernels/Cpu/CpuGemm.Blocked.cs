@@ -33,13 +33,13 @@ public static unsafe partial class CpuGemm
     // Under this many multiply-adds a problem runs on the calling thread (parallel hand-off is ~10 us).
     const long ParallelMacs = 1L << 20;
 
-    static void MultiplyBlocked<TB>(float[] a, TB[] b, float[] c, GemmShape s) where TB : unmanaged
+    static void MultiplyBlocked<TB>(float[] a, TB[] b, float[] c, GemmShape s, float[]? bias = null) where TB : unmanaged
     {
         long macsPerItem = (long)s.M * s.N * s.K;
         int threads = Environment.ProcessorCount;
         if (threads == 1 || macsPerItem * s.Batch < ParallelMacs)
         {
-            for (int bt = 0; bt < s.Batch; bt++) Slab(a, b, c, s, bt, 0, s.M, 0, s.N);
+            for (int bt = 0; bt < s.Batch; bt++) Slab(a, b, c, s, bt, 0, s.M, 0, s.N, bias);
             return;
         }
         int rowPanels = (s.M + MR - 1) / MR, colPanels = (s.N + NR - 1) / NR;
@@ -62,29 +62,29 @@ public static unsafe partial class CpuGemm
             }
             return;
         }
-        RunParts(a, b, c, s, 0, s.Batch, parts, byCols);
+        RunParts(a, b, c, s, 0, s.Batch, parts, byCols, bias);
     }
 
     /// <summary>
     /// Items [first, first+count) x parts as one parallel loop. Its own method so that the serial calls
     /// above never allocate the lambda's closure.
     /// </summary>
-    static void RunParts<TB>(float[] a, TB[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols) where TB : unmanaged
-        => Parallel.For(0, count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols));
+    static void RunParts<TB>(float[] a, TB[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols, float[]? bias = null) where TB : unmanaged
+        => Parallel.For(0, count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols, bias));
 
     /// <summary>Part <paramref name="t"/> of <paramref name="parts"/> of batch item <paramref name="bt"/>.</summary>
-    static void Part<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols) where TB : unmanaged
+    static void Part<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols, float[]? bias) where TB : unmanaged
     {
-        if (parts == 1) { Slab(a, b, c, s, bt, 0, s.M, 0, s.N); return; }
+        if (parts == 1) { Slab(a, b, c, s, bt, 0, s.M, 0, s.N, bias); return; }
         if (byCols)
         {
             int panels = (s.N + NR - 1) / NR;
-            Slab(a, b, c, s, bt, 0, s.M, Split(panels, parts, t) * NR, Math.Min(s.N, Split(panels, parts, t + 1) * NR));
+            Slab(a, b, c, s, bt, 0, s.M, Split(panels, parts, t) * NR, Math.Min(s.N, Split(panels, parts, t + 1) * NR), bias);
         }
         else
         {
             int panels = (s.M + MR - 1) / MR;
-            Slab(a, b, c, s, bt, Split(panels, parts, t) * MR, Math.Min(s.M, Split(panels, parts, t + 1) * MR), 0, s.N);
+            Slab(a, b, c, s, bt, Split(panels, parts, t) * MR, Math.Min(s.M, Split(panels, parts, t + 1) * MR), 0, s.N, bias);
         }
     }
 
@@ -92,7 +92,7 @@ public static unsafe partial class CpuGemm
     static int Split(int count, int parts, int t) => (int)((long)count * t / parts);
 
     /// <summary>C rows [r0, r1) x cols [c0, c1) of batch item <paramref name="bt"/>, on this thread.</summary>
-    static void Slab<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1) where TB : unmanaged
+    static void Slab<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1, float[]? bias = null) where TB : unmanaged
     {
         if (r0 >= r1 || c0 >= c1) return;
         int mr = MR, nr = NR, k = s.K;
@@ -101,7 +101,7 @@ public static unsafe partial class CpuGemm
         float* packA = PackABuffer((long)MC * kcMax);
         float* packB = PackBBuffer((long)((ncMax + nr - 1) / nr) * nr * kcMax);
         nint ldc = s.N;
-        fixed (float* pa0 = a, pc0 = c)
+        fixed (float* pa0 = a, pc0 = c, pbias = bias)
         fixed (TB* pb0 = b)
         {
             float* pa = pa0 + bt * s.StrideA, cBase = pc0 + bt * s.StrideC;
@@ -114,6 +114,8 @@ public static unsafe partial class CpuGemm
                 {
                     int kc = Math.Min(KC, k - pc);
                     float beta = pc == 0 ? s.Beta : 1f;
+                    // The bias goes in with the last k block's store: C is then final, as a separate add would see it.
+                    float* biasBlock = pbias != null && pc + kc >= k ? pbias + jc : null;
                     PackB(pb, s.TransB, s.Ldb, pc, kc, jc, nc, 0, panels, packB);
                     for (int ic = r0; ic < r1; ic += MC)
                     {
@@ -124,8 +126,9 @@ public static unsafe partial class CpuGemm
                             int cols = Math.Min(nr, nc - pj * nr);
                             float* bp = packB + (nint)pj * nr * kc;
                             float* cc = cBase + (nint)ic * ldc + jc + pj * nr;
+                            float* bb = biasBlock == null ? null : biasBlock + pj * nr;
                             for (int ir = 0; ir < mc; ir += mr)
-                                Tile(kc, packA + (nint)ir * kc, bp, cc + ir * ldc, ldc, Math.Min(mr, mc - ir), cols, beta);
+                                Tile(kc, packA + (nint)ir * kc, bp, cc + ir * ldc, ldc, Math.Min(mr, mc - ir), cols, beta, bb);
                         }
                     }
                 }

@@ -26,7 +26,7 @@ public static unsafe partial class CpuGemm
 
     /// <summary>Full tile: C[0..MR, 0..NR] (row stride ldc) = acc + beta C, or = acc when beta is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel12x32(int kc, float* a, float* b, float* c, nint ldc, float beta)
+    static void Kernel12x32(int kc, float* a, float* b, float* c, nint ldc, float beta, float* bias)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
@@ -56,6 +56,18 @@ public static unsafe partial class CpuGemm
         }
         var bv = Vector512.Create(beta);
         bool over = beta == 0f;
+        if (bias != null)
+        {
+            // C = acc + beta C, rounded, then + bias, rounded: exactly a GEMM followed by a bias add.
+            Vector512<float> b0 = Vector512.Load(bias), b1 = Vector512.Load(bias + 16);
+            PutBias(c, c00, c01, bv, over, b0, b1); c += ldc; PutBias(c, c10, c11, bv, over, b0, b1); c += ldc;
+            PutBias(c, c20, c21, bv, over, b0, b1); c += ldc; PutBias(c, c30, c31, bv, over, b0, b1); c += ldc;
+            PutBias(c, c40, c41, bv, over, b0, b1); c += ldc; PutBias(c, c50, c51, bv, over, b0, b1); c += ldc;
+            PutBias(c, c60, c61, bv, over, b0, b1); c += ldc; PutBias(c, c70, c71, bv, over, b0, b1); c += ldc;
+            PutBias(c, c80, c81, bv, over, b0, b1); c += ldc; PutBias(c, c90, c91, bv, over, b0, b1); c += ldc;
+            PutBias(c, ca0, ca1, bv, over, b0, b1); c += ldc; PutBias(c, cb0, cb1, bv, over, b0, b1);
+            return;
+        }
         Put(c, c00, c01, bv, over); c += ldc;
         Put(c, c10, c11, bv, over); c += ldc;
         Put(c, c20, c21, bv, over); c += ldc;
@@ -68,6 +80,18 @@ public static unsafe partial class CpuGemm
         Put(c, c90, c91, bv, over); c += ldc;
         Put(c, ca0, ca1, bv, over); c += ldc;
         Put(c, cb0, cb1, bv, over);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void PutBias(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> beta, bool overwrite, Vector512<float> b0, Vector512<float> b1)
+    {
+        if (!overwrite)
+        {
+            lo = Vector512.FusedMultiplyAdd(beta, Vector512.Load(c), lo);
+            hi = Vector512.FusedMultiplyAdd(beta, Vector512.Load(c + 16), hi);
+        }
+        Vector512.Store(lo + b0, c);
+        Vector512.Store(hi + b1, c + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -125,24 +149,27 @@ public static unsafe partial class CpuGemm
 
     /// <summary>
     /// One MR x NR tile at C, of which only mr x nr is real (edge of the matrix): full tiles go straight to
-    /// C; edge tiles run the same kernel into a scratch tile and copy the real part with the same fma.
+    /// C; edge tiles run the same kernel into a scratch tile and copy the real part with the same fma. A bias (non-null
+    /// on the last k block of a biased GEMM) is added after that, rounded separately. The AVX2 kernel has no bias
+    /// store, so there every tile takes the copy route.
     /// </summary>
-    static void Tile(int kc, float* a, float* b, float* c, nint ldc, int mr, int nr, float beta)
+    static void Tile(int kc, float* a, float* b, float* c, nint ldc, int mr, int nr, float beta, float* bias)
     {
-        if (mr == MR && nr == NR)
+        if (mr == MR && nr == NR && (Wide || bias == null))
         {
-            if (Wide) Kernel12x32(kc, a, b, c, ldc, beta);
+            if (Wide) Kernel12x32(kc, a, b, c, ldc, beta, bias);
             else Kernel6x16(kc, a, b, c, ldc, beta);
             return;
         }
         float* t = stackalloc float[12 * 32];
-        if (Wide) Kernel12x32(kc, a, b, t, NR, 0f);
+        if (Wide) Kernel12x32(kc, a, b, t, NR, 0f, null);
         else Kernel6x16(kc, a, b, t, NR, 0f);
         for (int i = 0; i < mr; i++)
         {
             float* ci = c + i * ldc, ti = t + i * NR;
             if (beta == 0f) for (int j = 0; j < nr; j++) ci[j] = ti[j];
             else for (int j = 0; j < nr; j++) ci[j] = MathF.FusedMultiplyAdd(beta, ci[j], ti[j]);
+            if (bias != null) for (int j = 0; j < nr; j++) ci[j] += bias[j];
         }
     }
 }

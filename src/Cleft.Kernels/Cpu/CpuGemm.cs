@@ -23,17 +23,26 @@ public static partial class CpuGemm
     /// If C blocks of different batch items overlap (StrideC smaller than M*N, e.g. 0 to sum a weight
     /// gradient over the batch with beta = 1), the items run one after another, as in <see cref="Reference"/>.
     /// </remarks>
-    public static void Multiply(float[] a, float[] b, float[] c, in GemmShape s)
+    /// <param name="bias">
+    /// Optional, single GEMMs only (batch 1, beta 0): then C[i, j] += bias[j] after the product, rounded exactly as a
+    /// separate add would be. The packed route adds it as the last k block stores its tile, so C is not read again.
+    /// </param>
+    public static void Multiply(float[] a, float[] b, float[] c, in GemmShape s, float[]? bias = null)
     {
         Validate(a, b, c, s);
+        if (bias is not null && (s.Batch != 1 || s.Beta != 0f || bias.Length < s.N))
+            throw new ArgumentException($"gemm: a bias needs batch 1, beta 0 and {s.N} values; got batch {s.Batch}, beta {s.Beta}, {bias.Length} values");
         if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
-        if (s.K == 0 || s.Alpha == 0f) { ScaleOnly(c, s); return; }
-
         long macs = (long)s.M * s.N * s.K;
-        if (!PackedAvailable || macs <= SmallMacs || s.N < 8 || s.M < 4)
-            MultiplySmall(a, b, c, s);
-        else
-            MultiplyBlocked(a, b, c, s);
+        if (s.K == 0 || s.Alpha == 0f) ScaleOnly(c, s);
+        else if (!PackedAvailable || macs <= SmallMacs || s.N < 8 || s.M < 4) MultiplySmall(a, b, c, s);
+        else { MultiplyBlocked(a, b, c, s, bias); return; }
+        if (bias is not null)
+            for (int i = 0; i < s.M; i++)
+            {
+                var row = c.AsSpan(i * s.N, s.N);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, bias.AsSpan(0, s.N), row);
+            }
     }
 
     /// <summary>True when C blocks of consecutive batch items share elements, so items must run in order.</summary>

@@ -76,6 +76,34 @@ public class CpuGemmTests
         => CheckContiguous(GemmShape.Contiguous(batch, m, n, k, transA, transB), batch * 1000 + m + n + k);
 
     [Theory]
+    [InlineData(20, 30, 40, false)]     // direct route
+    [InlineData(517, 389, 611, false)]  // packed, edge tiles, three k blocks, both cores
+    [InlineData(517, 389, 611, true)]
+    [InlineData(96, 64, 100, true)]     // packed, whole tiles, one k block
+    public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transB)
+    {
+        var a = Random((long)m * k, 61);
+        var b = Random((long)k * n, 62);
+        var bias = Random(n, 63);
+        var s = GemmShape.Contiguous(1, m, n, k, transB: transB);
+        var fused = new float[m * n];
+        CpuGemm.Multiply(a, b, fused, s, bias);
+        var separate = new float[m * n];
+        CpuGemm.Multiply(a, b, separate, s);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) separate[i * n + j] += bias[j];
+        Assert.Equal(separate, fused);
+    }
+
+    [Fact]
+    public void BiasNeedsASingleOverwritingGemm()
+    {
+        var e = Assert.Throws<ArgumentException>(() => CpuGemm.Multiply(new float[8], new float[8], new float[8],
+            GemmShape.Contiguous(2, 2, 2, 1), new float[2]));
+        Assert.Contains("bias needs batch 1", e.Message);
+    }
+
+    [Theory]
     [InlineData(false, false)]
     [InlineData(false, true)]
     [InlineData(true, false)]
