@@ -35,6 +35,14 @@ public static unsafe partial class CpuGemm
             {
                 int k1 = Math.Min(kc, k0 + chunk);
                 float* src0 = a + (nint)(p0 + k0) * lda + i0;
+                // The rows are lda apart (a page or more for the weight gradients' [tokens, width] operands), a
+                // pattern the hardware prefetcher picks up late: ask for the next chunk's lines while this one is copied.
+                if (Sse.IsSupported)
+                    for (int k = k1; k < Math.Min(kc, k1 + chunk); k++)
+                    {
+                        float* row = a + (nint)(p0 + k) * lda + i0;
+                        for (int i = 0; i < mc; i += 16) Sse.Prefetch0(row + i);
+                    }
                 float* panel = dst + (nint)k0 * mr;
                 for (int ir = 0; ir < mc; ir += mr, panel += (nint)mr * kc)
                 {
