@@ -99,6 +99,9 @@ public sealed class CleftStepCase : IDisposable
 
     public CleftStepConfig Config { get; }
 
+    // CLEFT_DUMP_POOL=1: Forward lists the pool's live buffers by size class (read once, not inside the timed pass).
+    static readonly bool DumpPool = Environment.GetEnvironmentVariable("CLEFT_DUMP_POOL") == "1";
+
     /// <summary>The backend, for its buffer pool's statistics.</summary>
     public CpuBackend Device => _device;
 
@@ -116,7 +119,7 @@ public sealed class CleftStepCase : IDisposable
         using var scope = new TensorScope();
         using var texts = _model.TextBatch(_captions);
         _model.Forward(_model.Pixels(_pixels, Config.Batch), texts).Item();
-        if (Environment.GetEnvironmentVariable("CLEFT_DUMP_POOL") == "1")
+        if (DumpPool)
             foreach (var x in _device.Pool.LiveBySize()) Console.WriteLine($"  {x.Type} {x.Elements} x{x.Buffers} = {x.Bytes / 1048576.0:F1} MiB");
         return _device.Pool.LiveBytes;
     }

@@ -12,9 +12,9 @@ public static partial class Ops
     public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false) => MatMulFn.Apply(a, b, transA, transB, null);
 
     /// <summary>
-    /// A linear layer, y = x op(W) + bias, as one op: the bias is added into the GEMM's output in place and its
-    /// gradient (column sums of dy) taken in the same backward, where MatMul then Add would hold a second
-    /// [rows, out] activation and pass over it twice more.
+    /// A linear layer, y = x op(W) + bias, as one op: the backend adds the bias as it stores the GEMM's output
+    /// (<see cref="IBackend.GemmBias"/>) and its gradient (column sums of dy) is taken in the same backward, where
+    /// MatMul then Add would hold a second [rows, out] activation and pass over it twice more.
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, bool transWeight = false) => MatMulFn.Apply(x, weight, false, transWeight, bias);
 
@@ -23,7 +23,7 @@ public static partial class Ops
         // dA reads only B and dB only A: each is saved only when the other's gradient is wanted. The bias's
         // gradient reads only dC, so nothing of it is saved.
         readonly Tensor? _a, _b;
-        readonly bool _ta, _tb, _sharedB, _hasBias;
+        readonly bool _ta, _tb, _sharedB;
         readonly int _batch, _m, _n, _k;
 
         MatMulFn(Tensor a, Tensor b, Tensor? bias, bool ta, bool tb, int batch, int m, int n, int k)
@@ -31,7 +31,6 @@ public static partial class Ops
         {
             if (b.RequiresGrad) _a = Save(a);
             if (a.RequiresGrad) _b = Save(b);
-            _hasBias = bias is not null;
             _ta = ta; _tb = tb; _sharedB = b.Rank == 2; _batch = batch; _m = m; _n = n; _k = k;
         }
 
@@ -111,7 +110,7 @@ public static partial class Ops
                 else dev.Gemm(g.Buffer, a.Buffer, db.Buffer, new GemmShape(_batch, _n, _k, _m, true, _ta,
                     (long)_m * _n, (long)_m * _k, (long)_n * _k));
             }
-            if (!_hasBias) return [da, db];
+            if (Parents.Length == 2) return [da, db]; // no bias
             Tensor? dbias = null;
             if (Parents[2].RequiresGrad)
             {
