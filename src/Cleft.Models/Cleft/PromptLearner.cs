@@ -120,8 +120,7 @@ public sealed class PromptLearner : Module
         int c = gpt.Config.NEmbd;
         var table = Ops.Concat(0, Context, Ops.Embedding(gpt.Wte, _tokens));          // [N + M, C]
         var embeds = Ops.Reshape(Ops.IndexSelect(table, _index), ClassCount, _length, c); // [K, T, C]
-        var hidden = Ops.Reshape(gpt.ForwardEmbeddings(embeds, _mask), ClassCount * _length, c);
-        return Model.Gpt2Text.Projection.Forward(Ops.IndexSelect(hidden, _gather));
+        return Model.Gpt2Text.Projection.Forward(gpt.ForwardEmbeddings(embeds, _mask, _gather));
     }
 
     /// <summary>

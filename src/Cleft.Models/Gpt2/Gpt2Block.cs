@@ -48,11 +48,23 @@ public sealed class Gpt2Block : Module
     /// <summary>
     /// x [B, T, C]; <paramref name="keyPaddingMask"/> [B, T] of 0/1 (HF attention_mask) or null. With
     /// <paramref name="dropout"/> (HF resid_pdrop, training only) each branch output is dropped before the residual add.
+    /// With <paramref name="rows"/> (indices into the flattened [B * T] positions) only those positions leave the
+    /// block, [rows, C]: attention still reads every position, but c_proj, the residual and the MLP run on the kept
+    /// rows alone. Every op after attention is row-wise, so the kept rows are those of the full output (up to the
+    /// summation order of a GEMM over fewer rows); a last block whose caller pools one position per sequence skips
+    /// three quarters of its matrix work.
     /// </summary>
-    public Tensor Forward(Tensor x, IntTensor? keyPaddingMask, Rng? dropout = null)
+    public Tensor Forward(Tensor x, IntTensor? keyPaddingMask, Rng? dropout = null, IntTensor? rows = null)
     {
+        if (rows is not null && dropout is not null && Training)
+            throw new ArgumentException("Gpt2Block: kept rows and training-mode dropout do not mix (the dropout mask covers every position)");
         Tensor mid;
-        using (var attn = Drop(Attend(x, keyPaddingMask), dropout)) mid = Ops.Add(x, attn);
+        using (var attn = Drop(Attend(x, keyPaddingMask, rows), dropout))
+            if (rows is null) mid = Ops.Add(x, attn);
+            else
+                using (var flat = Ops.Reshape(x, -1, _cfg.NEmbd))
+                using (var kept = Ops.IndexSelect(flat, rows))
+                    mid = Ops.Add(kept, attn);
         using (mid)
         using (var mlp = Drop(FeedForward(mid), dropout))
             return Ops.Add(mid, mlp);
@@ -62,8 +74,8 @@ public sealed class Gpt2Block : Module
     // needs was saved by its op, so with the frozen base only the inputs of the adapted projection, attention's
     // q, k, v, o and GELU's input stay (a frozen c_proj saves nothing of its input).
 
-    /// <summary>c_proj(attention(split(c_attn(ln_1(x))))).</summary>
-    Tensor Attend(Tensor x, IntTensor? keyPaddingMask)
+    /// <summary>c_proj(attention(split(c_attn(ln_1(x))))), at the kept <paramref name="rows"/> only when given.</summary>
+    Tensor Attend(Tensor x, IntTensor? keyPaddingMask, IntTensor? rows)
     {
         int c = _cfg.NEmbd;
         Tensor qkv;
@@ -79,7 +91,12 @@ public sealed class Gpt2Block : Module
         using (q) using (k) using (v)
         using (var o = Ops.Attention(q, k, v, causal: true, keyPaddingMask, _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null))
         using (var merged = AttentionHeads.Merge(o))
-            return AttnProj.Forward(merged);
+        {
+            if (rows is null) return AttnProj.Forward(merged);
+            using var flat = Ops.Reshape(merged, -1, c);
+            using var kept = Ops.IndexSelect(flat, rows);
+            return AttnProj.Forward(kept);
+        }
     }
 
     /// <summary>mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).</summary>

@@ -70,8 +70,12 @@ public sealed class Gpt2Model : Module
     /// <summary>Every parameter, fp32 and fp16.</summary>
     public long TotalParameterCount => ParameterCount() + HalfParameterCount;
 
-    /// <summary>ids [B, T] in [0, vocab); attentionMask [B, T] of 0/1 or null (no padding). Returns [B, T, C].</summary>
-    public Tensor Forward(IntTensor ids, IntTensor? attentionMask = null)
+    /// <summary>
+    /// ids [B, T] in [0, vocab); attentionMask [B, T] of 0/1 or null (no padding). Returns [B, T, C], or with
+    /// <paramref name="rows"/> (indices into the flattened [B * T] positions) the ln_f states at those rows only,
+    /// [rows, C] (see <see cref="ForwardEmbeddings"/>).
+    /// </summary>
+    public Tensor Forward(IntTensor ids, IntTensor? attentionMask = null, IntTensor? rows = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Shape.Length != 2)
@@ -82,15 +86,19 @@ public sealed class Gpt2Model : Module
         if (ids.Min < 0 || ids.Max >= Config.VocabSize)
             throw new ArgumentException($"Gpt2Model: token ids span [{ids.Min}, {ids.Max}], outside the vocabulary [0, {Config.VocabSize})");
         using var embeds = Ops.Embedding(Wte, ids);
-        return ForwardEmbeddings(embeds, attentionMask);
+        return ForwardEmbeddings(embeds, attentionMask, rows);
     }
 
     /// <summary>
     /// HF's inputs_embeds path: token embeddings [B, T, C] supplied by the caller (stage 2's learnable context
     /// vectors sit where word embeddings would), then position embeddings, the blocks and ln_f as in
-    /// <see cref="Forward(IntTensor, IntTensor?)"/>. attentionMask [B, T] of 0/1 or null. Returns [B, T, C].
+    /// <see cref="Forward(IntTensor, IntTensor?, IntTensor?)"/>. attentionMask [B, T] of 0/1 or null. Returns [B, T, C].
+    /// With <paramref name="rows"/> (indices into the flattened [B * T] positions; a text tower pools one per
+    /// sequence) the last block and ln_f run on those rows alone and [rows, C] comes back: the values of gathering
+    /// them from the full output (up to float rounding), for a quarter of the last block's work. Not with training-mode
+    /// dropout (<see cref="Gpt2Options.HfDropout"/>), whose mask spans every position.
     /// </summary>
-    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, IntTensor? attentionMask = null)
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, IntTensor? attentionMask = null, IntTensor? rows = null)
     {
         ArgumentNullException.ThrowIfNull(inputsEmbeds);
         if (inputsEmbeds.Shape.Length != 3 || inputsEmbeds.Shape[2] != Config.NEmbd)
@@ -103,8 +111,13 @@ public sealed class Gpt2Model : Module
         Tensor x;
         using (var positions = Ops.Embedding(Wpe, Positions(t))) x = Ops.Add(inputsEmbeds, positions); // [B, T, C] + [T, C]
         if (_dropout is not null) using (var undropped = x) x = Ops.Dropout(undropped, Config.EmbdPdrop, _dropout, Training);
-        foreach (var block in Blocks)
-            using (var input = x) x = block.Forward(input, attentionMask, _dropout);
+        bool keepRows = rows is not null && Blocks.Count > 0 && !(_dropout is not null && Training);
+        for (int i = 0; i < Blocks.Count; i++)
+            using (var input = x) x = Blocks[i].Forward(input, attentionMask, _dropout, keepRows && i == Blocks.Count - 1 ? rows : null);
+        if (rows is not null && !keepRows)
+            using (var all = x)
+            using (var flat = Ops.Reshape(all, -1, Config.NEmbd))
+                x = Ops.IndexSelect(flat, rows);
         using (x) return LnF.Forward(x);
     }
 

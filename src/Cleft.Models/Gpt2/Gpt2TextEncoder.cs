@@ -39,10 +39,8 @@ public sealed class Gpt2TextEncoder : TextTower
     public Tensor Features(Gpt2TextBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        // The gather saves nothing of its input: the [B, T, C] hidden states go here, as in torch.
-        using var hidden = Transformer.Forward(batch.Ids, batch.Mask);
-        using var flat = Ops.Reshape(hidden, batch.Batch * batch.Length, Transformer.Config.NEmbd);
-        return Ops.IndexSelect(flat, batch.GatherIndex);
+        // Only the feature rows leave the transformer: its last block runs them alone (Gpt2Model.ForwardEmbeddings).
+        return Transformer.Forward(batch.Ids, batch.Mask, batch.GatherIndex);
     }
 
     /// <summary>Text embeddings [B, embedDim].</summary>

@@ -163,4 +163,39 @@ public sealed class Gpt2EncoderTests(ITestOutputHelper output)
         drop.Eval();
         Assert.Equal(reference, drop.Forward(batch.Ids, batch.Mask).ToArray());
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void KeptRowsMatchTheGatheredFullOutput(bool unlockLayerNorm)
+    {
+        // The last block runs only the pooled rows: forward values and every gradient must be those of the full pass,
+        // up to float rounding (a few rows may take the GEMM's direct route instead of the packed one, which sums in
+        // another order).
+        using var dev = new CpuBackend();
+        var options = Gpt2Fixture.LoraOptions() with { UnlockLayerNorm = unlockLayerNorm };
+        using var pooled = Gpt2Checkpoint.Load(dev, Gpt2Fixture.Directory, options, new Rng(5));
+        using var full = Gpt2Checkpoint.Load(dev, Gpt2Fixture.Directory, options, new Rng(5));
+        using var batch = Gpt2Fixture.Batch(dev);
+        using var scope = new TensorScope();
+        var kept = pooled.Forward(batch.Ids, batch.Mask, batch.GatherIndex);
+        var hidden = full.Forward(batch.Ids, batch.Mask);
+        var gathered = Ops.IndexSelect(Ops.Reshape(hidden, -1, full.Config.NEmbd), batch.GatherIndex);
+        Assert.Equal([batch.Batch, full.Config.NEmbd], kept.Shape);
+        static double[] F64(float[] x) => [.. x.Select(v => (double)v)];
+        Autograd.TestData.AssertClose(F64(gathered.ToArray()), kept.ToArray(), 1e-5, 1e-5, "kept rows");
+        // A weighting that differs per element, so a misplaced gradient row cannot cancel out.
+        var w = Tensor.FromArray(dev, [.. Enumerable.Range(0, (int)kept.Length).Select(i => MathF.Sin(i + 1f))], kept.Shape);
+        Ops.Sum(Ops.Mul(kept, w)).Backward();
+        Ops.Sum(Ops.Mul(gathered, w)).Backward();
+        var fullGrads = full.NamedParameters().ToDictionary(x => x.Name, x => x.Param);
+        int compared = 0;
+        foreach (var (name, p) in pooled.NamedParameters().Where(x => x.Param.RequiresGrad))
+        {
+            Assert.True(p.Grad is not null, $"{name}: no gradient through the kept rows");
+            Autograd.TestData.AssertClose(F64(fullGrads[name].Grad!.ToArray()), p.Grad!.ToArray(), 1e-5, 1e-4, name);
+            compared++;
+        }
+        Assert.True(compared >= 4, $"only {compared} trained tensors compared");
+    }
 }
