@@ -39,33 +39,15 @@ public static partial class Ops
             int b = q.Dim(0), h = q.Dim(1), t = q.Dim(2), d = q.Dim(3);
             Check.That(b > 0 && h > 0 && t > 0 && d > 0, op, $"empty axis in {Desc()}");
             AsInt(op, q.Length, "element count");
-            if (mask is not null)
-            {
-                Check.That(ReferenceEquals(mask.Device, q.Device), op,
-                    $"key padding mask {mask.ShapeString} is on {mask.Device.Name}, q {q.Describe()} on {q.Device.Name}");
-                Check.That(mask.Shape.Length == 2 && mask.Shape[0] == b && mask.Shape[1] == t, op,
-                    $"key padding mask must be [batch, T] = [{b},{t}], got {mask.ShapeString} for {Desc()}");
-                Check.That(mask.Min >= 0 && mask.Max <= 1, op,
-                    $"key padding mask {mask.ShapeString} must hold 0/1, found values in [{mask.Min}, {mask.Max}] (token ids passed by mistake?)");
-            }
-            Check.That(layerIdx is null or >= 0, op, $"layerIdx must be >= 0 (HF's 0-based layer_idx), got {layerIdx}");
-            float scale = (float)(1.0 / Math.Sqrt(d) / ((layerIdx ?? 0) + 1));
+            float scale = AttentionScale(op, q.Device, mask, b, t, d, layerIdx, Desc);
             var shape = new AttentionShape(b, h, t, d, scale, causal, mask is not null);
 
             var dev = q.Device;
             var y = Tensor.Empty(dev, q.Shape);
             var lse = Scratch(dev, b, h, t);
-            WithMask(dev, mask, m => dev.AttentionForward(q.Buffer, k.Buffer, v.Buffer, m, y.Buffer, lse.Buffer, shape));
+            WithAttentionMask(dev, mask, m => dev.AttentionForward(q.Buffer, k.Buffer, v.Buffer, m, y.Buffer, lse.Buffer, shape));
             if (!Function.NeedsGrad(q, k, v)) { lse.Dispose(); return y; }
             return new AttentionFn(q, k, v, y, lse, mask, shape).Attach(y);
-        }
-
-        // Backends ignore the mask buffer without a mask but take a real one: a one-element placeholder.
-        static void WithMask(IBackend dev, IntTensor? mask, Action<DeviceBuffer<int>> run)
-        {
-            if (mask is not null) { run(mask.Buffer); return; }
-            var dummy = dev.Allocate<int>(1);
-            try { run(dummy); } finally { dev.Release(dummy); }
         }
 
         protected internal override Tensor?[] Backward(Tensor g)
@@ -75,18 +57,46 @@ public static partial class Ops
             var dk = Tensor.Empty(dev, _q.Shape);
             var dv = Tensor.Empty(dev, _q.Shape);
             var s = _shape;
-            WithMask(dev, _mask, m => dev.AttentionBackward(_q.Buffer, _k.Buffer, _v.Buffer, m, _o.Buffer, _lse!.Buffer, g.Buffer,
+            WithAttentionMask(dev, _mask, m => dev.AttentionBackward(_q.Buffer, _k.Buffer, _v.Buffer, m, _o.Buffer, _lse!.Buffer, g.Buffer,
                 dq.Buffer, dk.Buffer, dv.Buffer, s));
-            return [Keep(dq, Parents[0]), Keep(dk, Parents[1]), Keep(dv, Parents[2])];
-        }
-
-        static Tensor? Keep(Tensor grad, Tensor input)
-        {
-            if (input.RequiresGrad) return grad;
-            grad.Dispose();
-            return null;
+            return [KeepGrad(dq, Parents[0]), KeepGrad(dk, Parents[1]), KeepGrad(dv, Parents[2])];
         }
 
         protected override void ReleaseSaved() { _lse?.Dispose(); _lse = null; }
+    }
+
+    /// <summary>
+    /// Checks the key padding mask against [batch, T] and the layer index, and returns the score scale: 1/sqrt(D),
+    /// further divided by layerIdx + 1 for GPT-2's scale_attn_by_inverse_layer_idx.
+    /// </summary>
+    static float AttentionScale(string op, Cleft.Kernels.IBackend device, IntTensor? mask, int b, int t, int d, int? layerIdx, Func<string> describe)
+    {
+        if (mask is not null)
+        {
+            Check.That(ReferenceEquals(mask.Device, device), op,
+                $"key padding mask {mask.ShapeString} is on {mask.Device.Name}, the inputs on {device.Name}");
+            Check.That(mask.Shape.Length == 2 && mask.Shape[0] == b && mask.Shape[1] == t, op,
+                $"key padding mask must be [batch, T] = [{b},{t}], got {mask.ShapeString} for {describe()}");
+            Check.That(mask.Min >= 0 && mask.Max <= 1, op,
+                $"key padding mask {mask.ShapeString} must hold 0/1, found values in [{mask.Min}, {mask.Max}] (token ids passed by mistake?)");
+        }
+        Check.That(layerIdx is null or >= 0, op, $"layerIdx must be >= 0 (HF's 0-based layer_idx), got {layerIdx}");
+        return (float)(1.0 / Math.Sqrt(d) / ((layerIdx ?? 0) + 1));
+    }
+
+    // Backends ignore the mask buffer without a mask but take a real one: a one-element placeholder.
+    static void WithAttentionMask(Cleft.Kernels.IBackend dev, IntTensor? mask, Action<DeviceBuffer<int>> run)
+    {
+        if (mask is not null) { run(mask.Buffer); return; }
+        var dummy = dev.Allocate<int>(1);
+        try { run(dummy); } finally { dev.Release(dummy); }
+    }
+
+    /// <summary>The gradient if its input wants one; otherwise it is returned to the pool now.</summary>
+    static Tensor? KeepGrad(Tensor grad, Tensor input)
+    {
+        if (input.RequiresGrad) return grad;
+        grad.Dispose();
+        return null;
     }
 }

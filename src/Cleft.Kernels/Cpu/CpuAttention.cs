@@ -10,6 +10,8 @@ namespace Cleft.Kernels.Cpu;
 /// memory is per-thread scratch of O(T D) floats, never T x T.
 /// Determinism: a forward or backward task owns one (batch, head);
 /// each writes only its own outputs and accumulates in a fixed order.
+/// Operands are read and written through their <see cref="AttentionLayout"/>: every tile is packed from rows anyway,
+/// so heads inside a [B, T, C] linear output cost the same as split [B, H, T, D] heads, minus the split's copy.
 /// </summary>
 static unsafe class CpuAttention
 {
@@ -23,24 +25,27 @@ static unsafe class CpuAttention
         return _scratch;
     }
 
-    /// <summary>Copies rows [r0, r0 + rows) of a [*, D] matrix into a [*, Dp] tile, zeroing the padding columns and rows up to padRows.</summary>
-    static void PackRows(float[] src, long srcOff, int rows, int padRows, int D, float* dst, int Dp)
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of D values (row i at srcOff + i stride: an operand's layout) into a
+    /// [*, Dp] tile, zeroing the padding columns and rows up to padRows.
+    /// </summary>
+    static void PackRows(float[] src, long srcOff, long stride, int rows, int padRows, int D, float* dst, int Dp)
     {
         for (int i = 0; i < padRows; i++)
         {
             var d = new Span<float>(dst + (long)i * Dp, Dp);
-            if (i < rows) { src.AsSpan((int)(srcOff + (long)i * D), D).CopyTo(d); d[D..].Clear(); }
+            if (i < rows) { src.AsSpan((int)(srcOff + i * stride), D).CopyTo(d); d[D..].Clear(); }
             else d.Clear();
         }
     }
 
     /// <summary>
-    /// Transposes rows [0, rows) of a [*, D] matrix into dst[d * ld + j], zeroing columns rows..ld (the GEMM's
-    /// transposing pack: 4 x 4 SIMD blocks; the forward repacks each key block once per query block).
+    /// Transposes <paramref name="rows"/> rows of D values (row j at srcOff + j stride) into dst[d * ld + j],
+    /// zeroing columns rows..ld (the GEMM's transposing pack: 4 x 4 SIMD blocks).
     /// </summary>
-    static void PackTransposed(float[] src, long srcOff, int rows, int D, float* dst, int ld)
+    static void PackTransposed(float[] src, long srcOff, long stride, int rows, int D, float* dst, int ld)
     {
-        fixed (float* s = src) CpuGemm.Interleave(s + srcOff, D, rows, ld, D, 1f, dst);
+        fixed (float* s = src) CpuGemm.Interleave(s + srcOff, (nint)stride, rows, ld, D, 1f, dst);
     }
 
     /// <summary>
@@ -63,15 +68,14 @@ static unsafe class CpuAttention
     /// </summary>
     public static void ForwardHead(float[] q, float[] k, float[] v, int[] mask, float[] o, float[] lse, in AttentionShape s, int bh)
     {
-        int T = s.T, D = s.D, Dp = RoundUp(D, W), Tp = RoundUp(T, W), b = bh / s.Heads;
-        long off = (long)bh * T * D;
+        int T = s.T, D = s.D, Dp = RoundUp(D, W), Tp = RoundUp(T, W), b = bh / s.Heads, h = bh % s.Heads;
         int keys = KeyEnd(mask, b, s);
         var buf = Scratch((long)Bq * Dp * 2 + 2L * Dp * Tp + (long)Bq * Bk + 2 * Bq);
         fixed (float* p = buf)
         {
             float* kt = p, vs = kt + (long)Dp * Tp, work = vs + (long)Tp * Dp;
-            PackTransposed(k, off, keys, D, kt, Tp);
-            PackRows(v, off, keys, keys, D, vs, Dp);
+            PackTransposed(k, s.K.Row(b, h, 0), s.K.RowStride, keys, D, kt, Tp);
+            PackRows(v, s.V.Row(b, h, 0), s.V.RowStride, keys, keys, D, vs, Dp);
             for (int q0 = 0; q0 < T; q0 += Bq) ForwardBlock(q, mask, o, lse, s, bh, q0, keys, kt, Tp, vs, work);
         }
     }
@@ -80,14 +84,13 @@ static unsafe class CpuAttention
     static void ForwardBlock(float[] q, int[] mask, float[] o, float[] lse, in AttentionShape s, int bh, int q0, int keys,
         float* ktAll, int ldk, float* vsAll, float* work)
     {
-        int T = s.T, D = s.D, Dp = RoundUp(D, W), b = bh / s.Heads;
-        long off = (long)bh * T * D;
+        int T = s.T, D = s.D, Dp = RoundUp(D, W), b = bh / s.Heads, h = bh % s.Heads;
         int qn = Math.Min(Bq, T - q0), mr = RoundUp(qn, 4);
         int keyEnd = keys;
         if (s.Causal) keyEnd = Math.Min(keyEnd, q0 + qn);
         ReadOnlySpan<int> maskRow = s.HasMask ? mask.AsSpan(b * T, T) : default;
         float* qs = work, oacc = qs + Bq * Dp, sc = oacc + Bq * Dp, m = sc + Bq * Bk, l = m + Bq;
-        PackRows(q, off + (long)q0 * D, qn, mr, D, qs, Dp);
+        PackRows(q, s.Q.Row(b, h, q0), s.Q.RowStride, qn, mr, D, qs, Dp);
         new Span<float>(oacc, mr * Dp).Clear();
         new Span<float>(m, Bq).Fill(float.NegativeInfinity);
         new Span<float>(l, Bq).Clear();
@@ -117,7 +120,7 @@ static unsafe class CpuAttention
         }
         for (int i = 0; i < qn; i++)
         {
-            var dst = o.AsSpan((int)(off + (long)(q0 + i) * D), D);
+            var dst = o.AsSpan((int)s.O.Row(b, h, q0 + i), D);
             long row = (long)bh * T + q0 + i;
             if (l[i] > 0f)
             {
@@ -131,8 +134,9 @@ static unsafe class CpuAttention
     public static void BackwardHead(float[] q, float[] k, float[] v, int[] mask, float[] o, float[] lse, float[] dO,
         float[] dq, float[] dk, float[] dv, in AttentionShape s, int bh)
     {
-        int T = s.T, D = s.D, Dp = RoundUp(D, W), Tp = RoundUp(T, W), b = bh / s.Heads;
-        long off = (long)bh * T * D, tile = (long)Tp * Dp;
+        int T = s.T, D = s.D, Dp = RoundUp(D, W), Tp = RoundUp(T, W), b = bh / s.Heads, h = bh % s.Heads;
+        long tile = (long)Tp * Dp;
+        AttentionLayout lq = s.Q, lk = s.K, lv = s.V, lo = s.O;
         int keyEnd = KeyEnd(mask, b, s);
         ReadOnlySpan<int> maskRow = s.HasMask ? mask.AsSpan(b * T, T) : default;
         var lseRow = lse.AsSpan((int)((long)bh * T), T);
@@ -142,14 +146,14 @@ static unsafe class CpuAttention
         {
             float* qs = p, ks = qs + tile, dos = ks + tile, dQ = dos + tile, dK = dQ + tile, dV = dK + tile;
             float* kt = dV + tile, vt = kt + (long)D * Tp, sc = vt + (long)D * Tp, dp = sc + Bq * Bk, delta = dp + Bq * Bk;
-            PackRows(q, off, T, Tp, D, qs, Dp);
-            PackRows(k, off, T, Tp, D, ks, Dp);
-            PackRows(dO, off, T, Tp, D, dos, Dp);
-            PackTransposed(k, off, T, D, kt, Tp);
-            PackTransposed(v, off, T, D, vt, Tp);
+            PackRows(q, lq.Row(b, h, 0), lq.RowStride, T, Tp, D, qs, Dp);
+            PackRows(k, lk.Row(b, h, 0), lk.RowStride, T, Tp, D, ks, Dp);
+            PackRows(dO, lo.Row(b, h, 0), lo.RowStride, T, Tp, D, dos, Dp);
+            PackTransposed(k, lk.Row(b, h, 0), lk.RowStride, T, D, kt, Tp);
+            PackTransposed(v, lv.Row(b, h, 0), lv.RowStride, T, D, vt, Tp);
             new Span<float>(dQ, (int)(3 * tile)).Clear();
             for (int i = 0; i < T; i++)
-                delta[i] = TensorPrimitives.Dot(dO.AsSpan((int)(off + (long)i * D), D), o.AsSpan((int)(off + (long)i * D), D));
+                delta[i] = TensorPrimitives.Dot(dO.AsSpan((int)lo.Row(b, h, i), D), o.AsSpan((int)lo.Row(b, h, i), D));
 
             for (int k0 = 0; k0 < keyEnd; k0 += Bk)
             {
@@ -184,10 +188,9 @@ static unsafe class CpuAttention
             }
             for (int i = 0; i < T; i++)
             {
-                int r = (int)(off + (long)i * D);
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dQ + (long)i * Dp, D), s.Scale, dq.AsSpan(r, D));
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dK + (long)i * Dp, D), s.Scale, dk.AsSpan(r, D));
-                new ReadOnlySpan<float>(dV + (long)i * Dp, D).CopyTo(dv.AsSpan(r, D));
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dQ + (long)i * Dp, D), s.Scale, dq.AsSpan((int)lq.Row(b, h, i), D));
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(dK + (long)i * Dp, D), s.Scale, dk.AsSpan((int)lk.Row(b, h, i), D));
+                new ReadOnlySpan<float>(dV + (long)i * Dp, D).CopyTo(dv.AsSpan((int)lv.Row(b, h, i), D));
             }
         }
     }

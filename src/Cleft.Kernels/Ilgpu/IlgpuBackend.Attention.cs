@@ -22,6 +22,7 @@ public sealed partial class IlgpuBackend
     public void AttentionForward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
     {
+        HeadsMajor(shape);
         if (Precision == Precision.Bf16) AttentionForwardBf16(q, k, v, keyMask, o, lse, shape);
         else IlgpuAttention.Forward(Kernel(ref _attnForward, "attention_forward", static (a, m) => IlgpuAttention.LoadForward(a, m)),
             F(q), F(k), F(v), I(keyMask), F(o), F(lse), shape);
@@ -32,15 +33,25 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape)
         => LaunchAttentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, shape, Precision == Precision.Bf16);
 
+    // The kernels index [B, H, T, D] directly (AttentionTakesLayouts is false): anything else is a caller's bug.
+    static void HeadsMajor(in AttentionShape shape)
+    {
+        if (!shape.HeadsMajorOnly)
+            throw new NotSupportedException("IlgpuBackend attention: operands must be [batch, heads, T, head_dim]; this backend takes no other layout (AttentionTakesLayouts is false)");
+    }
+
     /// <summary>
     /// The forward on tensor cores whatever <see cref="Precision"/> says (what <see cref="AttentionForward"/> runs under
     /// bf16): q, k, v rounded to bf16 and P rounded to bf16 before P V; softmax, sums and lse in fp32.
     /// </summary>
     public void AttentionForwardBf16(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
         DeviceBuffer<float> o, DeviceBuffer<float> lse, in AttentionShape shape)
-        => TensorCoreAttentionLaunch.Forward(
+    {
+        HeadsMajor(shape);
+        TensorCoreAttentionLaunch.Forward(
             Kernel(ref _attnForwardMma, TensorCoreAttentionLaunch.ForwardKernel, static (a, m) => IlgpuAttention.LoadForward(a, m)),
             F(q), F(k), F(v), I(keyMask), F(o), F(lse), shape, _warp);
+    }
 
     /// <summary>The backward on tensor cores whatever <see cref="Precision"/> says (what <see cref="AttentionBackward"/> runs under bf16).</summary>
     public void AttentionBackwardBf16(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
@@ -52,6 +63,7 @@ public sealed partial class IlgpuBackend
         DeviceBuffer<float> o, DeviceBuffer<float> lse, DeviceBuffer<float> dO,
         DeviceBuffer<float> dq, DeviceBuffer<float> dk, DeviceBuffer<float> dv, in AttentionShape shape, bool tensorCores)
     {
+        HeadsMajor(shape);
         // Delta = rowsum(dO * O) lives only between this call's launches. Returning it to the pool right after
         // enqueueing is safe: any later user of the buffer is enqueued after them on the same stream.
         var delta = Allocate<float>(shape.Rows);

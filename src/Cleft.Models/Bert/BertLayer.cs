@@ -47,15 +47,9 @@ public sealed class BertLayer : Module
     public Tensor Forward(Tensor x, IntTensor? attentionMask)
     {
         // Every intermediate is dropped once the next exists, as torch frees temporaries: the ops saved what they need.
-        Tensor Heads(IProjection proj) // [B, H, T, D]
-        {
-            using var y = proj.Forward(x);
-            return AttentionHeads.Split(y, _heads);
-        }
         Tensor h;
-        using (Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value))
-        using (var a = Ops.Attention(q, k, v, causal: false, keyPaddingMask: attentionMask))
-        using (var merged = AttentionHeads.Merge(a))
+        using (Tensor q = Query.Forward(x), k = Key.Forward(x), v = Value.Forward(x))
+        using (var merged = Ops.AttentionTokens(q, k, v, _heads, causal: false, keyPaddingMask: attentionMask))
         using (var projected = AttentionOutput.Forward(merged))
         using (var residual = Ops.Add(projected, x))
             h = AttentionNorm.Forward(residual);

@@ -72,28 +72,20 @@ public sealed class Gpt2Block : Module
 
     // Intermediates are disposed as soon as the next op has run, as torch frees its temporaries: what a backward
     // needs was saved by its op, so with the frozen base only the inputs of the adapted projection, attention's
-    // q, k, v, o and GELU's input stay (a frozen c_proj saves nothing of its input).
+    // qkv and o and GELU's input stay (a frozen c_proj saves nothing of its input).
 
     /// <summary>c_proj(attention(split(c_attn(ln_1(x))))), at the kept <paramref name="rows"/> only when given.</summary>
     Tensor Attend(Tensor x, IntTensor? keyPaddingMask, IntTensor? rows)
     {
-        int c = _cfg.NEmbd;
         Tensor qkv;
         using (var normed = Ln1.Forward(x)) qkv = CAttn.Forward(normed);
-        // [B, T, 3C] -> q, k, v each [B, H, T, D], as HF's split_heads.
-        Tensor Heads(int i)
+        // q, k, v stay in c_attn's [B, T, 3C] output (HF's split into heads is the kernel's layout); o comes back merged.
+        Tensor o;
+        using (qkv) o = Ops.AttentionPacked(qkv, _cfg.NHead, causal: true, keyPaddingMask, _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null);
+        using (o)
         {
-            using var part = Ops.Slice(qkv, -1, i * c, c);
-            return AttentionHeads.Split(part, _cfg.NHead);
-        }
-        Tensor q, k, v;
-        using (qkv) (q, k, v) = (Heads(0), Heads(1), Heads(2));
-        using (q) using (k) using (v)
-        using (var o = Ops.Attention(q, k, v, causal: true, keyPaddingMask, _cfg.ScaleAttnByInverseLayerIdx ? LayerIdx : null))
-        using (var merged = AttentionHeads.Merge(o))
-        {
-            if (rows is null) return AttnProj.Forward(merged);
-            using var flat = Ops.Reshape(merged, -1, c);
+            if (rows is null) return AttnProj.Forward(o);
+            using var flat = Ops.Reshape(o, -1, _cfg.NEmbd);
             using var kept = Ops.IndexSelect(flat, rows);
             return AttnProj.Forward(kept);
         }

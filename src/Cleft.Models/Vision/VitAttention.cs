@@ -29,16 +29,10 @@ public sealed class VitAttention : Module
     /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x)
     {
-        Tensor Heads(Linear proj) // [B, H, T, D]
-        {
-            using var y = proj.Forward(x);
-            return AttentionHeads.Split(y, _heads);
-        }
         // Everything made here is dropped on return: attention saved q, k, v and o, the dense layer its input.
-        using Tensor q = Heads(Query), k = Heads(Key), v = Heads(Value);
-        using var o = Ops.Attention(q, k, v, causal: false);
-        using var merged = AttentionHeads.Merge(o);
-        return Dense.Forward(merged);
+        using Tensor q = Query.Forward(x), k = Key.Forward(x), v = Value.Forward(x);
+        using var o = Ops.AttentionTokens(q, k, v, _heads, causal: false); // [B, T, hidden], heads merged
+        return Dense.Forward(o);
     }
 
     sealed class SelfAttention : Module
