@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using static Cleft.Kernels.Cpu.AttentionTile;
 
 namespace Cleft.Kernels.Cpu;
@@ -48,17 +49,66 @@ static unsafe class CpuAttention
         fixed (float* s = src) CpuGemm.Interleave(s + srcOff, (nint)stride, rows, ld, D, 1f, dst);
     }
 
-    /// <summary>
-    /// row = exp(max(row, -80)). Masked scores (-inf, or anything at all in the backward) are zeroed by
-    /// ApplyVisibility afterwards; the clamp keeps them inside exp's fast vector range (TensorPrimitives.Exp
-    /// takes a slow path for lanes outside it, measured 3x on the whole op) and above the denormals.
-    /// Visible entries are &lt;= 0 here (scores minus the running max or the lse), so only values whose
-    /// probability is below 2e-35 change.
-    /// </summary>
-    static void ExpClamped(Span<float> row)
+    // The per-row softmax steps, one pass each over a row of whole vectors (width is a multiple of W). Written as
+    // loops rather than a chain of TensorPrimitives calls: at T = 201 a row is 13 vectors, and seven calls per row cost
+    // more than the arithmetic. exp is taken of max(x, -80): visible entries are <= 0 here (scores minus the running
+    // max or the lse), so only probabilities below 2e-35 change, and -inf (a hidden key) stays inside exp's fast range.
+
+    /// <summary>row = scale row (hidden keys are -inf and stay so); returns the row's max.</summary>
+    static float ScaleMax(float* row, int width, float scale)
     {
-        TensorPrimitives.Max(row, -80f, row);
-        TensorPrimitives.Exp(row, row);
+        var sv = Vector512.Create(scale);
+        var mv = Vector512.Create(float.NegativeInfinity);
+        for (int j = 0; j < width; j += W)
+        {
+            var x = Vector512.Load(row + j) * sv;
+            x.Store(row + j);
+            mv = Vector512.Max(mv, x);
+        }
+        return MaxOf(mv);
+    }
+
+    static float MaxOf(Vector512<float> v)
+    {
+        var h = Vector256.Max(v.GetLower(), v.GetUpper());
+        var q = Vector128.Max(h.GetLower(), h.GetUpper());
+        return Math.Max(Math.Max(q[0], q[1]), Math.Max(q[2], q[3]));
+    }
+
+    /// <summary>row = exp(row - m), 0 where row is -inf (a hidden key); returns the row's sum.</summary>
+    static float ExpSum(float* row, int width, float m)
+    {
+        var mv = Vector512.Create(m);
+        var floor = Vector512.Create(-80f);
+        var hidden = Vector512.Create(float.NegativeInfinity);
+        var sum = Vector512<float>.Zero;
+        for (int j = 0; j < width; j += W)
+        {
+            var x = Vector512.Load(row + j);
+            var e = Vector512.Exp(Vector512.Max(x - mv, floor));
+            e = Vector512.ConditionalSelect(Vector512.Equals(x, hidden), Vector512<float>.Zero, e);
+            e.Store(row + j);
+            sum += e;
+        }
+        return Vector512.Sum(sum);
+    }
+
+    /// <summary>row = exp(scale row - lse): the probabilities again from the saved row log-sum-exp.</summary>
+    static void Probabilities(float* row, int width, float scale, float lse)
+    {
+        var sv = Vector512.Create(scale);
+        var lv = Vector512.Create(lse);
+        var floor = Vector512.Create(-80f);
+        for (int j = 0; j < width; j += W)
+            Vector512.Exp(Vector512.Max(Vector512.Load(row + j) * sv - lv, floor)).Store(row + j);
+    }
+
+    /// <summary>dS = P (dP - Delta), in place over dP.</summary>
+    static void ScoreGradient(float* dp, float* p, int width, float delta)
+    {
+        var dv = Vector512.Create(delta);
+        for (int j = 0; j < width; j += W)
+            ((Vector512.Load(dp + j) - dv) * Vector512.Load(p + j)).Store(dp + j);
     }
 
     /// <summary>
@@ -99,22 +149,18 @@ static unsafe class CpuAttention
             int kn = Math.Min(Bk, keyEnd - k0), nv = (kn + W - 1) / W, width = nv * W;
             float* vs = vsAll + (long)k0 * Dp;
             Mac(qs, Dp, 1, ktAll + k0, ldk, sc, Bk, mr, D, nv, accumulate: false);
-            for (int i = 0; i < qn; i++) TensorPrimitives.Multiply(new Span<float>(sc + i * Bk, width), s.Scale, new Span<float>(sc + i * Bk, width));
+            // Hidden keys go to -inf before scaling (the scale is positive, so they stay -inf).
             ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, float.NegativeInfinity);
             for (int i = 0; i < qn; i++)
             {
-                var row = new Span<float>(sc + i * Bk, width);
-                float mNew = Math.Max(m[i], TensorPrimitives.Max(row));
-                if (float.IsNegativeInfinity(mNew)) { row.Clear(); continue; } // nothing visible yet in this row
-                TensorPrimitives.Subtract(row, mNew, row);
-                ExpClamped(row);
+                float* row = sc + i * Bk;
+                float mNew = Math.Max(m[i], ScaleMax(row, width, s.Scale));
+                if (float.IsNegativeInfinity(mNew)) { new Span<float>(row, width).Clear(); continue; } // nothing visible yet in this row
                 float alpha = MathF.Exp(m[i] - mNew); // 0 on the first visible tile (m = -inf)
-                l[i] = l[i] * alpha + TensorPrimitives.Sum(row);
-                if (alpha != 1f) TensorPrimitives.Multiply(new Span<float>(oacc + i * Dp, Dp), alpha, new Span<float>(oacc + i * Dp, Dp));
+                l[i] = l[i] * alpha + ExpSum(row, width, mNew);
+                if (alpha != 1f && !float.IsNegativeInfinity(m[i])) TensorPrimitives.Multiply(new Span<float>(oacc + i * Dp, Dp), alpha, new Span<float>(oacc + i * Dp, Dp));
                 m[i] = mNew;
             }
-            // ExpClamped left tiny positive values where the scores were -inf: zero them again.
-            ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, 0f);
             // Padding rows qn..mr hold Qs = 0 scores (finite): they only feed padding rows of oacc.
             Mac(sc, Bk, 1, vs, Dp, oacc, Dp, mr, kn, Dp / W, accumulate: true);
         }
@@ -165,22 +211,17 @@ static unsafe class CpuAttention
                     Mac(qs + (long)q0 * Dp, Dp, 1, kt + k0, Tp, sc, Bk, mr, D, nv, accumulate: false);
                     for (int i = 0; i < mr; i++)
                     {
-                        var row = new Span<float>(sc + i * Bk, width);
-                        if (i >= qn) { row.Clear(); continue; }
+                        if (i >= qn) { new Span<float>(sc + i * Bk, width).Clear(); continue; }
                         // P = exp(scale s - lse); lse = +inf (no visible key) gives 0.
-                        TensorPrimitives.Multiply(row, s.Scale, row);
-                        TensorPrimitives.Subtract(row, lseRow[q0 + i], row);
-                        ExpClamped(row);
+                        Probabilities(sc + i * Bk, width, s.Scale, lseRow[q0 + i]);
                     }
                     ApplyVisibility(sc, Bk, qn, width, q0, k0, kn, maskRow, s, 0f);
                     Mac(dos + (long)q0 * Dp, Dp, 1, vt + k0, Tp, dp, Bk, mr, D, nv, accumulate: false);
                     Mac(sc, 1, Bk, dos + (long)q0 * Dp, Dp, dV + (long)k0 * Dp, Dp, kr, qn, Dp / W, accumulate: true);
                     for (int i = 0; i < mr; i++)
                     {
-                        var dpi = new Span<float>(dp + i * Bk, width);
-                        if (i >= qn) { dpi.Clear(); continue; }
-                        TensorPrimitives.Subtract(dpi, delta[q0 + i], dpi);
-                        TensorPrimitives.Multiply(dpi, new ReadOnlySpan<float>(sc + i * Bk, width), dpi); // dS
+                        if (i >= qn) { new Span<float>(dp + i * Bk, width).Clear(); continue; }
+                        ScoreGradient(dp + i * Bk, sc + i * Bk, width, delta[q0 + i]);
                     }
                     Mac(dp, 1, Bk, qs + (long)q0 * Dp, Dp, dK + (long)k0 * Dp, Dp, kr, qn, Dp / W, accumulate: true);
                     Mac(dp, Bk, 1, ks + (long)k0 * Dp, Dp, dQ + (long)q0 * Dp, Dp, mr, kn, Dp / W, accumulate: true);
