@@ -18,7 +18,7 @@ public sealed partial class CpuBackend
     static ReadOnlySpan<float> Dropped(float[] x, long start, Span<float> dst, float p, ulong seed)
     {
         if (p == 0f) return x.AsSpan((int)start, dst.Length);
-        for (int i = 0; i < dst.Length; i++) dst[i] = CounterRng.DropoutValue(x[start + i], p, seed, start + i);
+        CpuDropout.Apply(x.AsSpan((int)start, dst.Length), dst, p, seed, start);
         return dst;
     }
 
@@ -70,7 +70,8 @@ public sealed partial class CpuBackend
             var d = xv.AsSpan((int)start, inFeatures);
             if (p == 0f) { TensorPrimitives.Add(d, u, d); return; }
             // Dropout is linear with a fixed mask: its backward is the forward rule applied to the gradient.
-            for (int i = 0; i < inFeatures; i++) d[i] += CounterRng.DropoutValue(u[i], p, seed, start + i);
+            CpuDropout.Apply(u, u, p, seed, start);
+            TensorPrimitives.Add(d, u, d);
         });
     }
 

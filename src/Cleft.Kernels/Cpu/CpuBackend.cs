@@ -177,6 +177,6 @@ public sealed partial class CpuBackend : IBackend
     public void Dropout(DeviceBuffer<float> x, DeviceBuffer<float> y, long n, float p, ulong seed)
     {
         float[] xv = A(x), yv = A(y);
-        Chunks(n, (s, len) => { for (int i = s; i < s + len; i++) yv[i] = CounterRng.DropoutValue(xv[i], p, seed, i); });
+        Chunks(n, (s, len) => CpuDropout.Apply(xv.AsSpan(s, len), yv.AsSpan(s, len), p, seed, s));
     }
 }
