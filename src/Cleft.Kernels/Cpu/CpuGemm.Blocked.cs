@@ -23,10 +23,14 @@ public static unsafe partial class CpuGemm
     // TB, the element type of B as stored, is float or ILGPU.Half (frozen fp16 weights, CpuGemm.Half.cs): only
     // PackB reads B, widening to fp32 as it packs, so everything from the packed panels on is shared.
 
-    // With NR = 32, a KC = 256 B micro-panel is 32 KB: it is re-read for each of the MC/MR A micro-panels,
-    // from L1 or a hardware-prefetched L2 stream. MC x KC x 4 B = 192 KB of packed A sits in a 1 MB L2.
-    // NC bounds the per-thread B block (KC x NC x 4 B = 4 MB). Tuned on Zen4 (see docs/PERFORMANCE.md).
-    static readonly int KC = 256;
+    // With NR = 32, a KC = 512 B micro-panel is 64 KB: it is re-read for each of the MC/MR A micro-panels, from
+    // L1/L2 as a hardware-prefetched stream. MC x KC x 4 B = 384 KB of packed A sits in a 2 MB L2. Each k block
+    // ends with a load + store of C, and with both cores streaming C that traffic is what two threads contend for:
+    // KC = 512 against 256, interleaved on two cores: +3-12% (medians) on 10 of 15 cleft-step GEMM shapes, most
+    // where K = 384 and C is now written once, within ±2.5% on the other 5 (docs/PERFORMANCE.md, fourth round).
+    // First tuned on Zen4 at 256.
+    // NC bounds the per-thread B block (KC x NC x 4 B = 8 MB).
+    static readonly int KC = 512;
     static readonly int MC = Wide ? 192 : 96;
     static readonly int NC = 4096;
 
