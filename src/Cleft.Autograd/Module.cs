@@ -110,11 +110,23 @@ public abstract class Module : IDisposable
     public IEnumerable<(string Name, Module Child)> NamedChildren() => _children.AsReadOnly();
 
     /// <summary>
+    /// The child registered as <paramref name="name"/> as it is now: after <see cref="ReplaceModule"/> (an adapter
+    /// injected by name) the replacement, which a reference cached at construction would miss.
+    /// </summary>
+    public Module Child(string name)
+    {
+        int i = _children.FindIndex(x => x.Name == name);
+        if (i < 0)
+            throw new ArgumentException($"{GetType().Name}: no child named '{name}' (children: {string.Join(", ", _children.Select(x => x.Name))})");
+        return _children[i].Child;
+    }
+
+    /// <summary>
     /// Swaps the child registered as <paramref name="name"/> for <paramref name="newChild"/>, keeping its place
     /// (so parameter order and dotted names are unchanged). Exists for adapter injection (PeftInjection.Inject), which
     /// wraps a projection in a LoRA or IA3 layer from outside the model; the new child normally takes over the
     /// old one, so the old child is neither disposed nor returned here. A parent that caches typed references
-    /// to its children must look them up again (see <see cref="NamedChildren"/>).
+    /// to its children must look them up again (<see cref="Child"/>).
     /// </summary>
     public void ReplaceModule(string name, Module newChild)
     {

@@ -32,7 +32,7 @@ public sealed class BertLayer : Module
         AttentionOutputName = "attention.output.dense", IntermediateName = "intermediate.dense", OutputName = "output.dense";
 
     // Looked up on each use rather than cached: PeftInjection.Inject may have swapped a Linear for its adapter wrapper.
-    IProjection Projection(string name) => (IProjection)NamedChildren().First(x => x.Name == name).Child;
+    IProjection Projection(string name) => (IProjection)Child(name);
 
     public IProjection Query => Projection(QueryName);
     public IProjection Key => Projection(KeyName);

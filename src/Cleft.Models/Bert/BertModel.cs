@@ -30,7 +30,7 @@ public sealed class BertModel : Module
     public BertEmbeddings Embeddings { get; }
     public IReadOnlyList<BertLayer> Layers { get; }
     /// <summary>Looked up on each use: PeftInjection.Inject may have wrapped it.</summary>
-    public IProjection Pooler => (IProjection)NamedChildren().First(x => x.Name == "pooler.dense").Child;
+    public IProjection Pooler => (IProjection)Child("pooler.dense");
 
     /// <summary>
     /// ids [B, T]; attentionMask [B, T] of 0/1 or null (no padding); tokenTypes [B, T] or null (all 0).

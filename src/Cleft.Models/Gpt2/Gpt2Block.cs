@@ -29,7 +29,7 @@ public sealed class Gpt2Block : Module
     Gpt2Conv1D Register(string name, Module layer)
     {
         AddModule(name, layer);
-        return new Gpt2Conv1D(() => NamedChildren().First(x => x.Name == name).Child);
+        return new Gpt2Conv1D(() => Child(name));
     }
 
     /// <summary>HF's 0-based layer_idx (the divisor is layerIdx + 1 with scale_attn_by_inverse_layer_idx).</summary>
@@ -62,8 +62,7 @@ public sealed class Gpt2Block : Module
         using (var attn = Drop(Attend(x, keyPaddingMask, rows), dropout))
             if (rows is null) mid = Ops.Add(x, attn);
             else
-                using (var flat = Ops.Reshape(x, -1, _cfg.NEmbd))
-                using (var kept = Ops.IndexSelect(flat, rows))
+                using (var kept = KeptRows(x, rows))
                     mid = Ops.Add(kept, attn);
         using (mid)
         using (var mlp = Drop(FeedForward(mid), dropout))
@@ -85,10 +84,16 @@ public sealed class Gpt2Block : Module
         using (o)
         {
             if (rows is null) return AttnProj.Forward(o);
-            using var flat = Ops.Reshape(o, -1, _cfg.NEmbd);
-            using var kept = Ops.IndexSelect(flat, rows);
+            using var kept = KeptRows(o, rows);
             return AttnProj.Forward(kept);
         }
+    }
+
+    /// <summary>Rows <paramref name="rows"/> of x [B, T, C] taken as [B * T, C]: [rows, C] (the gather saves nothing of x).</summary>
+    internal static Tensor KeptRows(Tensor x, IntTensor rows)
+    {
+        using var flat = Ops.Reshape(x, -1, x.Dim(-1));
+        return Ops.IndexSelect(flat, rows);
     }
 
     /// <summary>mlp.c_proj(gelu(mlp.c_fc(ln_2(x)))).</summary>

@@ -115,9 +115,7 @@ public sealed class Gpt2Model : Module
         for (int i = 0; i < Blocks.Count; i++)
             using (var input = x) x = Blocks[i].Forward(input, attentionMask, _dropout, keepRows && i == Blocks.Count - 1 ? rows : null);
         if (rows is not null && !keepRows)
-            using (var all = x)
-            using (var flat = Ops.Reshape(all, -1, Config.NEmbd))
-                x = Ops.IndexSelect(flat, rows);
+            using (var all = x) x = Gpt2Block.KeptRows(all, rows);
         using (x) return LnF.Forward(x);
     }
 

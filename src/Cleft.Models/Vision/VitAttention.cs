@@ -53,7 +53,7 @@ public sealed class VitAttention : Module
         using (o) return Current(_output, "dense").Forward(o);
     }
 
-    static IProjection Current(Module parent, string name) => (IProjection)parent.NamedChildren().First(c => c.Name == name).Child;
+    static IProjection Current(Module parent, string name) => (IProjection)parent.Child(name);
 
     sealed class SelfAttention : Module
     {

@@ -5,14 +5,20 @@ namespace Cleft.Tests.Autograd;
 
 public class BackwardProfileTests
 {
+    /// <summary>x [2, 2] that wants a gradient and a constant w [2, 2], shared by both profile tests.</summary>
+    internal static (Tensor X, Tensor W) Inputs(CpuBackend dev)
+    {
+        var x = Tensor.FromArray(dev, [1f, -2f, 3f, 0.5f], 2, 2);
+        x.RequiresGrad = true;
+        return (x, Tensor.FromArray(dev, [0.5f, 2f, -1f, 1f], 2, 2));
+    }
+
     [Fact]
     public void ChargesEachBackwardToItsOpOnlyWhileRecording()
     {
         using var dev = new CpuBackend();
         using var scope = new TensorScope();
-        var x = Tensor.FromArray(dev, [1f, -2f, 3f, 0.5f], 2, 2);
-        x.RequiresGrad = true;
-        var w = Tensor.FromArray(dev, [0.5f, 2f, -1f, 1f], 2, 2);
+        var (x, w) = Inputs(dev);
         var profile = new BackwardProfile();
 
         Ops.Sum(Ops.Gelu(Ops.MatMul(x, w))).Backward();
@@ -42,9 +48,7 @@ public class ForwardProfileTests
     {
         using var dev = new CpuBackend();
         using var scope = new TensorScope();
-        var x = Tensor.FromArray(dev, [1f, -2f, 3f, 0.5f], 2, 2);
-        x.RequiresGrad = true;
-        var w = Tensor.FromArray(dev, [0.5f, 2f, -1f, 1f], 2, 2);
+        var (x, w) = BackwardProfileTests.Inputs(dev);
         var profile = new ForwardProfile();
 
         Ops.Gelu(Ops.MatMul(x, w));
