@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Cleft.Kernels.Cpu;
 
 /// <summary>
-/// The managed backend: plain .NET on the host cores, SIMD through TensorPrimitives and Parallel.For over
+/// The managed backend: plain .NET on the host cores, SIMD through TensorPrimitives and CpuParallel.For over
 /// rows. Every output element is produced by exactly one thread in a fixed order, so results do not depend
 /// on scheduling: the same seed gives the same losses.
 /// </summary>
@@ -60,7 +60,7 @@ public sealed partial class CpuBackend : IBackend
     static void For(long count, long workPerItem, Action<int> body)
     {
         if (count * workPerItem < ParallelThreshold || count == 1) { for (int i = 0; i < count; i++) body(i); }
-        else Parallel.For(0, (int)count, body);
+        else CpuParallel.For((int)count, body);
     }
 
     // Splits [0, n) into fixed chunks so elementwise loops parallelise without per-element delegate calls.
@@ -69,7 +69,7 @@ public sealed partial class CpuBackend : IBackend
         if (n < ParallelThreshold) { body(0, (int)n); return; }
         int chunk = 1 << 14;
         int count = (int)((n + chunk - 1) / chunk);
-        Parallel.For(0, count, c => { int s = c * chunk; body(s, (int)Math.Min(chunk, n - s)); });
+        CpuParallel.For(count, c => { int s = c * chunk; body(s, (int)Math.Min(chunk, n - s)); });
     }
 
     // ---- elementwise ----

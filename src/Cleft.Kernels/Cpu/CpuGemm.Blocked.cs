@@ -15,7 +15,7 @@ namespace Cleft.Kernels.Cpu;
 /// Threading: a problem is cut into fixed slabs up front - whole batch items when there are many, else
 /// each item into one slab per core along N (each thread packs its own columns of B and all of A) or
 /// along M (its own rows of A and all of B), whichever duplicates cheaper packing. Slabs are independent,
-/// so there is one Parallel.For per call and no barrier per KC step. Every C element sees the same
+/// so there is one parallel loop (CpuParallel.For) per call and no barrier per KC step. Every C element sees the same
 /// arithmetic whichever slab holds it, so the output never depends on the split or on timing.
 /// </summary>
 public static unsafe partial class CpuGemm
@@ -74,7 +74,7 @@ public static unsafe partial class CpuGemm
     /// above never allocate the lambda's closure.
     /// </summary>
     static void RunParts<TB>(float[] a, TB[] b, float[] c, GemmShape s, int first, int count, int parts, bool byCols, float[]? bias = null) where TB : unmanaged
-        => Parallel.For(0, count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols, bias));
+        => CpuParallel.For(count * parts, task => Part(a, b, c, s, first + task / parts, task % parts, parts, byCols, bias));
 
     /// <summary>Part <paramref name="t"/> of <paramref name="parts"/> of batch item <paramref name="bt"/>.</summary>
     static void Part<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int t, int parts, bool byCols, float[]? bias) where TB : unmanaged

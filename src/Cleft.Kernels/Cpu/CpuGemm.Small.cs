@@ -40,7 +40,7 @@ public static partial class CpuGemm
     // Its own method: a lambda capturing the parameters above would allocate its closure on every call,
     // the serial ones included.
     static void SmallParallel(float[] a, float[] b, float[] c, GemmShape s, int tasks, int chunksPerItem)
-        => Parallel.For(0, tasks, t =>
+        => CpuParallel.For(tasks, t =>
         {
             int bt = t / chunksPerItem, r0 = t % chunksPerItem * SmallRowsPerChunk;
             SmallRows(a, b, c, s, bt, r0, Math.Min(s.M, r0 + SmallRowsPerChunk));
