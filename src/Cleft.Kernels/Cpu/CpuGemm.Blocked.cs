@@ -23,16 +23,17 @@ public static unsafe partial class CpuGemm
     // TB, the element type of B as stored, is float or ILGPU.Half (frozen fp16 weights, CpuGemm.Half.cs): only
     // PackB reads B, widening to fp32 as it packs, so everything from the packed panels on is shared.
 
-    // With NR = 32, a KC = 512 B micro-panel is 64 KB: it is re-read for each of the MC/MR A micro-panels, from
-    // L1/L2 as a hardware-prefetched stream. MC x KC x 4 B = 384 KB of packed A sits in a 2 MB L2. Each k block
-    // ends with a load + store of C, and with both cores streaming C that traffic is what two threads contend for:
-    // KC = 512 against 256, interleaved on two cores: +3-12% (medians) on 10 of 15 cleft-step GEMM shapes, most
-    // where K = 384 and C is now written once, within ±2.5% on the other 5 (docs/PERFORMANCE.md, fourth round).
-    // First tuned on Zen4 at 256.
+    // Each k block ends with a load + store of its C tiles, and with both cores streaming C that traffic is what
+    // two threads contend for, so k blocks are long: with NR = 32 a KC = 1024 B micro-panel is 128 KB, re-read
+    // from L2 for each of the MC/MR A micro-panels with software prefetch (CpuGemm.MicroKernel.cs), and MC x KC
+    // x 4 B = 768 KB of packed A sits in a 2 MB L2. History, interleaved in one process: KC 256 -> 512 gave +3-12%
+    // (medians) on 10 of 15 cleft-step GEMM shapes on two cores (fourth round); 512 -> 1024 with the prefetching
+    // kernel +14% at 1024^3 and +9% at (6432 x 192 x 768) on one core, +0-6% on two, the k <= 512 shapes
+    // unchanged (docs/PERFORMANCE.md, fifth round). The AVX2 kernel has no prefetch and keeps 512 (tuned on Zen4).
     // NC bounds the per-thread B block (KC x NC x 4 B = 8 MB).
-    static readonly int KC = 512;
+    static readonly int KC = Wide ? 1024 : 512;
     static readonly int MC = Wide ? 192 : 96;
-    static readonly int NC = 4096;
+    static readonly int NC = 2048;
 
     // Under this many multiply-adds a problem runs on the calling thread (parallel hand-off is ~10 us).
     const long ParallelMacs = 1L << 20;

@@ -24,9 +24,22 @@ public static unsafe partial class CpuGemm
     static readonly int MR = Wide ? 12 : 6;
     static readonly int NR = Wide ? 32 : 16;
 
+    // Software prefetch distances, in floats, for k blocks longer than PrefetchFromK: there the B micro-panel
+    // (kc x 32 floats, 64 KB at kc = 512) no longer fits in L1 beside the A micro-panel, so every call streams
+    // it from L2 again, and the hardware prefetcher alone leaves the loads waiting. 32 k steps ahead for B (two
+    // lines a step) and 8 for A. Single-thread, interleaved against the plain kernel in one process: 1024^3
+    // +6-11%, the k = 384-6432 cleft-step shapes +2-15%; with k <= 256 the panel stays in L1 and the prefetches
+    // only cost issue slots (-7% at k = 192), so short k blocks run the plain loop (docs/PERFORMANCE.md, fifth round).
+    const int PrefetchFromK = 256, PrefetchB = 1024, PrefetchA = 96;
+
+    /// <summary>Whether the micro-kernel prefetches its packed streams (a type argument, so the JIT drops the unused branch).</summary>
+    interface IStreams { static abstract bool Prefetch { get; } }
+    struct CachedStreams : IStreams { public static bool Prefetch => false; }
+    struct PrefetchedStreams : IStreams { public static bool Prefetch => true; }
+
     /// <summary>Full tile: C[0..MR, 0..NR] (row stride ldc) = acc + beta C, or = acc when beta is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel12x32(int kc, float* a, float* b, float* c, nint ldc, float beta, float* bias)
+    static void Kernel12x32<TStreams>(int kc, float* a, float* b, float* c, nint ldc, float beta, float* bias) where TStreams : struct, IStreams
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
@@ -37,6 +50,12 @@ public static unsafe partial class CpuGemm
             for (int i = 0; i < 12; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 16); }
         for (int k = 0; k < kc; k++)
         {
+            if (TStreams.Prefetch)
+            {
+                Sse.Prefetch0(b + PrefetchB);
+                Sse.Prefetch0(b + PrefetchB + 16);
+                Sse.Prefetch0(a + PrefetchA);
+            }
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
@@ -106,7 +125,7 @@ public static unsafe partial class CpuGemm
         Vector512.Store(hi, c + 16);
     }
 
-    /// <summary>AVX2 tile, same contract as <see cref="Kernel12x32"/>.</summary>
+    /// <summary>AVX2 tile, same contract as <see cref="Kernel12x32{TStreams}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Kernel6x16(int kc, float* a, float* b, float* c, nint ldc, float beta)
     {
@@ -157,12 +176,13 @@ public static unsafe partial class CpuGemm
     {
         if (mr == MR && nr == NR && (Wide || bias == null))
         {
-            if (Wide) Kernel12x32(kc, a, b, c, ldc, beta, bias);
-            else Kernel6x16(kc, a, b, c, ldc, beta);
+            if (!Wide) Kernel6x16(kc, a, b, c, ldc, beta);
+            else if (kc > PrefetchFromK) Kernel12x32<PrefetchedStreams>(kc, a, b, c, ldc, beta, bias);
+            else Kernel12x32<CachedStreams>(kc, a, b, c, ldc, beta, bias);
             return;
         }
         float* t = stackalloc float[12 * 32];
-        if (Wide) Kernel12x32(kc, a, b, t, NR, 0f, null);
+        if (Wide) Kernel12x32<CachedStreams>(kc, a, b, t, NR, 0f, null);
         else Kernel6x16(kc, a, b, t, NR, 0f);
         for (int i = 0; i < mr; i++)
         {

@@ -6,7 +6,8 @@ namespace Cleft.Tests.Cpu;
 /// <summary>
 /// The fast <see cref="CpuGemm.Multiply"/> against the float64 <see cref="CpuGemm.Reference"/> on random
 /// non-zero data. Shapes cover both routes (direct small loops and the packed blocked path), ragged edges
-/// of the 12x32 / 6x16 micro-tiles, and sizes straddling the KC = 256 and MC = 192 blocks.
+/// of the 12x32 / 6x16 micro-tiles, and sizes straddling the k, m and n blocks (KC, MC, NC in CpuGemm.Blocked.cs),
+/// with k blocks short and long enough for both micro-kernel loops (plain and prefetching).
 /// </summary>
 public class CpuGemmTests
 {
@@ -62,7 +63,7 @@ public class CpuGemmTests
             [1, 1, 1, 1], [1, 1, 1, 100], [1, 1, 300, 1], [1, 1, 77, 200], [1, 64, 3, 32], [3, 37, 29, 53],
             [1, 5, 40, 60], [1, 100, 7, 300], [1, 12, 32, 256], [1, 13, 33, 257], [1, 24, 64, 512],
             [1, 129, 65, 513], [1, 193, 97, 100], [1, 40, 257, 129], [1, 257, 129, 40], [2, 50, 45, 70],
-            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030],
+            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030], [1, 25, 40, 2100], [1, 200, 2100, 300],
         ];
         foreach (var sh in shapes)
             foreach (bool ta in new[] { false, true })
@@ -77,8 +78,8 @@ public class CpuGemmTests
 
     [Theory]
     [InlineData(20, 30, 40, false)]     // direct route
-    [InlineData(517, 389, 611, false)]  // packed, edge tiles, three k blocks, both cores
-    [InlineData(517, 389, 611, true)]
+    [InlineData(517, 389, 2100, false)] // packed, edge tiles, several k blocks, both cores
+    [InlineData(517, 389, 2100, true)]
     [InlineData(96, 64, 100, true)]     // packed, whole tiles, one k block
     public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transB)
     {
