@@ -138,7 +138,28 @@ public static partial class SideBySide
         }
         Console.WriteLine();
         PrintTable(cases, sizes, ours, torch, Median);
+        if (rounds > 1 && torch.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("Paired by round (each torch measurement taken right after ours in the same round, so both saw the");
+            Console.WriteLine("same phase of a shared VM's speed; their ratio varies less than either side's rate):");
+            PrintPairedRatios(cases, sizes, ours, torch);
+        }
         return 0;
+    }
+
+    static void PrintPairedRatios(List<BenchCase> cases, int[] sizes, Dictionary<(string, int), List<double>> ours,
+        Dictionary<(string, int), List<double>> torch)
+    {
+        Console.WriteLine("| case | size | ours/torch by round | median |");
+        Console.WriteLine("|---|---:|---|---:|");
+        foreach (var bc in cases)
+            foreach (int n in bc.SizesOf(sizes))
+            {
+                if (!torch.TryGetValue((bc.Name, n), out var tl) || tl.Count != ours[(bc.Name, n)].Count) continue;
+                var ratios = ours[(bc.Name, n)].Zip(tl, (o, t) => o / t).ToList();
+                Console.WriteLine($"| {bc.Name} | {n} | {string.Join(", ", ratios.Select(r => r.ToString("F2")))} | {Median(ratios):F2} |");
+            }
     }
 
     static void Add(Dictionary<(string, int), List<double>> d, (string, int) key, double v)
@@ -180,7 +201,7 @@ public static partial class SideBySide
         string simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512 (Vector512)"
             : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2 (Vector256)" : "no 256-bit SIMD";
         Console.WriteLine($"machine: {cpu}, {threads} cores, {RuntimeInformation.FrameworkDescription}, {simd}");
-        Console.WriteLine($"threads: ours {threads} (Parallel.For), torch {threads} (set_num_threads, OPENBLAS_NUM_THREADS)");
+        Console.WriteLine($"threads: ours {threads} (CpuParallel), torch {threads} (set_num_threads, OPENBLAS_NUM_THREADS)");
     }
 
     /// <summary>Median wall time of one call after warming the JIT (tiered code and OSR settle in the first calls).</summary>
