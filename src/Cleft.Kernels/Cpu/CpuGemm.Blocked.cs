@@ -12,11 +12,11 @@ namespace Cleft.Kernels.Cpu;
 ///         for ir in MC step MR     A micro-panel streams from L2
 ///           micro-kernel (MR x NR tile of C in registers)
 /// </code>
-/// Threading: a problem is cut into fixed slabs up front - whole batch items when there are many, else
-/// each item into one slab per core along N (each thread packs its own columns of B and all of A) or
-/// along M (its own rows of A and all of B), whichever duplicates cheaper packing. Slabs are independent,
-/// so there is one parallel loop (CpuParallel.For) per call and no barrier per KC step. Every C element sees the same
-/// arithmetic whichever slab holds it, so the output never depends on the split or on timing.
+/// Threading: a problem is cut up front - whole batch items when there are many, else each item along N
+/// (each thread packs its own columns of B and all of A) or along M, whichever duplicates cheaper packing.
+/// Along M, B is packed once for all threads (up to 16 MB; each thread packs its own copy above that) and
+/// the threads then take row blocks from a counter. Every C element sees the same arithmetic whichever
+/// slab holds it, so the output never depends on the split or on timing.
 /// </summary>
 public static unsafe partial class CpuGemm
 {
@@ -57,17 +57,21 @@ public static unsafe partial class CpuGemm
         // Many items, or items too small to cut: a whole item per task.
         int parts = s.Batch >= 2 * threads || macsPerItem < ParallelMacs || !(byCols || byRows) ? 1 : threads;
 
+        // Split by rows with a B small enough to pack whole: pack it once for all threads, then hand out row blocks.
+        bool sharedB = parts > 1 && !byCols && (long)colPanels * NR * s.K <= SharedBMaxFloats;
         if (COverlaps(s))
         {
             // Items add into shared C: items in order, each split across the cores.
             for (int bt = 0; bt < s.Batch; bt++)
             {
                 if (parts == 1) Slab(a, b, c, s, bt, 0, s.M, 0, s.N);
+                else if (sharedB) RowsOverSharedB(a, b, c, s, bt, null);
                 else RunParts(a, b, c, s, bt, 1, parts, byCols);
             }
             return;
         }
-        RunParts(a, b, c, s, 0, s.Batch, parts, byCols, bias);
+        if (sharedB) for (int bt = 0; bt < s.Batch; bt++) RowsOverSharedB(a, b, c, s, bt, bias);
+        else RunParts(a, b, c, s, 0, s.Batch, parts, byCols, bias);
     }
 
     /// <summary>
@@ -93,18 +97,64 @@ public static unsafe partial class CpuGemm
         }
     }
 
+    // The whole of B packed once per call when rows are split (BLIS's shared B): up to 16 MB, which covers every
+    // weight of the cleft-step configs and 1024^3; larger B falls back to each thread packing its own copy.
+    const long SharedBMaxFloats = 4L << 20;
+    const int SharedBPanelsPerItem = 8;
+
+    /// <summary>
+    /// Batch item <paramref name="bt"/> split by rows over one packed copy of B: first every thread packs panels
+    /// of B (all k and n blocks) into the caller's buffer, then the threads take blocks of rows, each packing its
+    /// own A. Taking row blocks from a counter keeps both cores busy when one is slowed (a VM's other tenants),
+    /// where fixed halves left the faster core waiting. Slab's loops and arithmetic are unchanged, so C is
+    /// bit-identical to the per-thread packing route.
+    /// </summary>
+    static void RowsOverSharedB<TB>(float[] a, TB[] b, float[] c, GemmShape s, int bt, float[]? bias) where TB : unmanaged
+    {
+        int colPanels = (s.N + NR - 1) / NR, kBlocks = (s.K + KC - 1) / KC, nBlocks = (s.N + NC - 1) / NC;
+        int groups = (Math.Min(NC, s.N) / NR + SharedBPanelsPerItem) / SharedBPanelsPerItem;
+        nint packed = (nint)SharedBBuffer((long)colPanels * NR * s.K);
+        CpuParallel.For(nBlocks * kBlocks * groups, t =>
+        {
+            int jc = t / (kBlocks * groups) * NC, pc = t / groups % kBlocks * KC, g = t % groups;
+            int nc = Math.Min(NC, s.N - jc), kc = Math.Min(KC, s.K - pc);
+            int panel0 = g * SharedBPanelsPerItem, panel1 = Math.Min((nc + NR - 1) / NR, panel0 + SharedBPanelsPerItem);
+            if (panel0 >= panel1) return;
+            fixed (TB* pb = b)
+                PackB(pb + bt * s.StrideB, s.TransB, s.Ldb, pc, kc, jc, nc, panel0, panel1, SharedBlock((float*)packed, s.K, jc, nc, pc));
+        });
+        int rowPanels = (s.M + MR - 1) / MR;
+        // ~4 row blocks per thread (at most MC rows each): enough to even out, few enough to keep A packs long.
+        int panelsPerBlock = Math.Clamp((rowPanels + 4 * CpuParallel.Threads - 1) / (4 * CpuParallel.Threads), 1, MC / MR);
+        int rowBlocks = (rowPanels + panelsPerBlock - 1) / panelsPerBlock;
+        CpuParallel.For(rowBlocks, t => Slab(a, b, c, s, bt, t * panelsPerBlock * MR, Math.Min(s.M, (t + 1) * panelsPerBlock * MR),
+            0, s.N, bias, (float*)packed));
+    }
+
+    /// <summary>
+    /// Where the packed block for columns [jc, jc+nc) and k rows from pc starts in a whole-B pack: n blocks one
+    /// after another, each holding its k blocks in order (panels x NR x kc floats each).
+    /// </summary>
+    static float* SharedBlock(float* packed, int k, int jc, int nc, int pc)
+        => packed + (nint)jc * k + (nint)((nc + NR - 1) / NR) * NR * pc;
+
     /// <summary>Start of part <paramref name="t"/> when <paramref name="count"/> units go to <paramref name="parts"/> parts.</summary>
     static int Split(int count, int parts, int t) => (int)((long)count * t / parts);
 
-    /// <summary>C rows [r0, r1) x cols [c0, c1) of batch item <paramref name="bt"/>, on this thread.</summary>
-    static void Slab<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1, float[]? bias = null) where TB : unmanaged
+    /// <summary>
+    /// C rows [r0, r1) x cols [c0, c1) of batch item <paramref name="bt"/>, on this thread. With
+    /// <paramref name="packedB"/> (all of B already packed, <see cref="RowsOverSharedB"/>; c0 = 0, c1 = N) B is read
+    /// from there instead of being packed here.
+    /// </summary>
+    static void Slab<TB>(float[] a, TB[] b, float[] c, in GemmShape s, int bt, int r0, int r1, int c0, int c1, float[]? bias = null,
+        float* packedB = null) where TB : unmanaged
     {
         if (r0 >= r1 || c0 >= c1) return;
         int mr = MR, nr = NR, k = s.K;
         int kcMax = Math.Min(KC, k);
         int ncMax = Math.Min(NC, c1 - c0);
         float* packA = PackABuffer((long)MC * kcMax);
-        float* packB = PackBBuffer((long)((ncMax + nr - 1) / nr) * nr * kcMax);
+        float* packB = packedB != null ? null : PackBBuffer((long)((ncMax + nr - 1) / nr) * nr * kcMax);
         nint ldc = s.N;
         fixed (float* pa0 = a, pc0 = c, pbias = bias)
         fixed (TB* pb0 = b)
@@ -121,7 +171,9 @@ public static unsafe partial class CpuGemm
                     float beta = pc == 0 ? s.Beta : 1f;
                     // The bias goes in with the last k block's store: C is then final, as a separate add would see it.
                     float* biasBlock = pbias != null && pc + kc >= k ? pbias + jc : null;
-                    PackB(pb, s.TransB, s.Ldb, pc, kc, jc, nc, 0, panels, packB);
+                    float* blockB = packB;
+                    if (packedB != null) blockB = SharedBlock(packedB, k, jc, nc, pc);
+                    else PackB(pb, s.TransB, s.Ldb, pc, kc, jc, nc, 0, panels, packB);
                     for (int ic = r0; ic < r1; ic += MC)
                     {
                         int mc = Math.Min(MC, r1 - ic);
@@ -129,7 +181,7 @@ public static unsafe partial class CpuGemm
                         for (int pj = 0; pj < panels; pj++)
                         {
                             int cols = Math.Min(nr, nc - pj * nr);
-                            float* bp = packB + (nint)pj * nr * kc;
+                            float* bp = blockB + (nint)pj * nr * kc;
                             float* cc = cBase + (nint)ic * ldc + jc + pj * nr;
                             float* bb = biasBlock == null ? null : biasBlock + pj * nr;
                             for (int ir = 0; ir < mc; ir += mr)

@@ -222,4 +222,9 @@ public static unsafe partial class CpuGemm
 
     static float* PackABuffer(long floats) => (t_packA ??= new PackBuffer()).Get(floats);
     static float* PackBBuffer(long floats) => (t_packB ??= new PackBuffer()).Get(floats);
+
+    // The whole-B pack of a row-split GEMM (CpuGemm.Blocked.cs) belongs to the calling thread: the workers write and
+    // read it only during that call, and a second caller (another thread) has its own.
+    [ThreadStatic] static PackBuffer? t_sharedB;
+    static float* SharedBBuffer(long floats) => (t_sharedB ??= new PackBuffer()).Get(floats);
 }

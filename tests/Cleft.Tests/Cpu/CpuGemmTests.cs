@@ -63,7 +63,7 @@ public class CpuGemmTests
             [1, 1, 1, 1], [1, 1, 1, 100], [1, 1, 300, 1], [1, 1, 77, 200], [1, 64, 3, 32], [3, 37, 29, 53],
             [1, 5, 40, 60], [1, 100, 7, 300], [1, 12, 32, 256], [1, 13, 33, 257], [1, 24, 64, 512],
             [1, 129, 65, 513], [1, 193, 97, 100], [1, 40, 257, 129], [1, 257, 129, 40], [2, 50, 45, 70],
-            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030], [1, 25, 40, 2100], [1, 200, 2100, 300],
+            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030], [1, 25, 40, 2100], [1, 200, 2100, 300], [1, 300, 70, 1100],
         ];
         foreach (var sh in shapes)
             foreach (bool ta in new[] { false, true })
@@ -214,6 +214,31 @@ public class CpuGemmTests
             var again = (float[])c0.Clone();
             CpuGemm.Multiply(a, b, again, s);
             Assert.True(first.AsSpan().SequenceEqual(again), $"run {run + 2} differs from run 1");
+        }
+    }
+
+    [Theory]
+    [InlineData(300, 70, 1100, false, false)] // rows split over one packed B, two k blocks, edge tiles
+    [InlineData(517, 389, 611, true, true)]
+    [InlineData(1030, 64, 200, false, true)]
+    public void RowBlocksMatchTheirOwnSerialGemmBitForBit(int m, int n, int k, bool transA, bool transB)
+    {
+        // Each C element must get the same arithmetic whichever thread, row block or B pack holds it: compare the
+        // parallel GEMM's rows with small one-thread GEMMs of those rows alone.
+        var s = GemmShape.Contiguous(1, m, n, k, transA, transB);
+        var a = Random((long)m * k, 91);
+        var b = Random((long)k * n, 92);
+        var c = new float[(long)m * n];
+        CpuGemm.Multiply(a, b, c, s);
+        foreach (int r0 in new[] { 0, 12, m / 2 - 5, m - 7 })
+        {
+            int rows = Math.Min(7, m - r0);
+            var part = new float[rows * k];
+            for (int i = 0; i < rows; i++)
+                for (int p = 0; p < k; p++) part[i * k + p] = transA ? a[(long)p * m + r0 + i] : a[(long)(r0 + i) * k + p];
+            var cPart = new float[rows * n];
+            CpuGemm.Multiply(part, b, cPart, GemmShape.Contiguous(1, rows, n, k, false, transB));
+            Assert.True(c.AsSpan(r0 * n, rows * n).SequenceEqual(cPart), $"rows {r0}..{r0 + rows} differ from their own GEMM");
         }
     }
 }
