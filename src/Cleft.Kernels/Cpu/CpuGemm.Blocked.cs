@@ -58,7 +58,7 @@ public static unsafe partial class CpuGemm
         int parts = s.Batch >= 2 * threads || macsPerItem < ParallelMacs || !(byCols || byRows) ? 1 : threads;
 
         // Split by rows with a B small enough to pack whole: pack it once for all threads, then hand out row blocks.
-        bool sharedB = parts > 1 && !byCols && (long)colPanels * NR * s.K <= SharedBMaxFloats;
+        bool sharedB = parts > 1 && !byCols && macsPerItem >= SharedBMinMacs && (long)colPanels * NR * s.K <= SharedBMaxFloats;
         if (COverlaps(s))
         {
             // Items add into shared C: items in order, each split across the cores.
@@ -100,7 +100,10 @@ public static unsafe partial class CpuGemm
     // The whole of B packed once per call when rows are split (BLIS's shared B): up to 16 MB, which covers every
     // weight of the cleft-step configs and 1024^3; larger B falls back to each thread packing its own copy.
     const long SharedBMaxFloats = 4L << 20;
-    const int SharedBPanelsPerItem = 8;
+    const int SharedBPanelsPerItem = 4;
+    // Below this (~0.5 ms on two cores) the pack-then-compute hand-off and the extra row blocks cost more than the
+    // duplicated B pack they save: 192^3 ran ~15-25% slower on the shared route.
+    const long SharedBMinMacs = 1L << 26;
 
     /// <summary>
     /// Batch item <paramref name="bt"/> split by rows over one packed copy of B: first every thread packs panels

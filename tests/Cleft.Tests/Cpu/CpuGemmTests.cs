@@ -63,7 +63,7 @@ public class CpuGemmTests
             [1, 1, 1, 1], [1, 1, 1, 100], [1, 1, 300, 1], [1, 1, 77, 200], [1, 64, 3, 32], [3, 37, 29, 53],
             [1, 5, 40, 60], [1, 100, 7, 300], [1, 12, 32, 256], [1, 13, 33, 257], [1, 24, 64, 512],
             [1, 129, 65, 513], [1, 193, 97, 100], [1, 40, 257, 129], [1, 257, 129, 40], [2, 50, 45, 70],
-            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030], [1, 25, 40, 2100], [1, 200, 2100, 300], [1, 300, 70, 1100],
+            [1, 385, 31, 33], [1, 11, 4097, 20], [1, 37, 70, 1030], [1, 25, 40, 2100], [1, 200, 2100, 300], [1, 1100, 70, 1100],
         ];
         foreach (var sh in shapes)
             foreach (bool ta in new[] { false, true })
@@ -218,9 +218,10 @@ public class CpuGemmTests
     }
 
     [Theory]
-    [InlineData(300, 70, 1100, false, false)] // rows split over one packed B, two k blocks, edge tiles
-    [InlineData(517, 389, 611, true, true)]
-    [InlineData(1030, 64, 200, false, true)]
+    [InlineData(1100, 70, 1100, false, false)] // rows split over one packed B, two k blocks, edge tiles
+    [InlineData(1500, 100, 600, true, true)]
+    [InlineData(2100, 40, 1030, false, true)]
+    [InlineData(517, 389, 611, true, true)]      // split by columns
     public void RowBlocksMatchTheirOwnSerialGemmBitForBit(int m, int n, int k, bool transA, bool transB)
     {
         // Each C element must get the same arithmetic whichever thread, row block or B pack holds it: compare the
