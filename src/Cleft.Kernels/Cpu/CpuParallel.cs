@@ -52,11 +52,12 @@ public static class CpuParallel
         public int Sleeping;
     }
 
-    static readonly Worker[] Workers = StartWorkers(Environment.ProcessorCount - 1);
     // The loop workers should join; Idle between loops, so the last loop's closure (and the arrays it holds) is let go.
+    // Declared before Workers: static fields initialise in this order, and the workers read Idle as they start.
     static readonly Loop Idle = new(0, 1, _ => { });
     static Loop current = Idle;
     static int busy;
+    static readonly Worker[] Workers = StartWorkers(Environment.ProcessorCount - 1);
 
     /// <summary>
     /// False runs every loop on .NET's Parallel.For instead: the baseline the workers were measured against
