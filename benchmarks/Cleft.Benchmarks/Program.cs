@@ -10,7 +10,7 @@ namespace Cleft.Benchmarks;
 ///       one whole stage-1 CLEFT training step, ours vs PyTorch (see SideBySide.CleftStep.cs)
 ///   profile-step [--sizes 192,384] [--warmup 2] [--steps 5]
 ///       where one cleft-step training step spends its time: backward per op, rest of the step, heap (StepProfile.cs)
-///   gemm-shapes [--sizes 192,384]
+///   gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]
 ///       ours only: GFLOP/s of each cleft-step GEMM shape as NN, NT and TN (SideBySide.StepGemm.cs)
 ///   bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]
 ///       the BenchmarkDotNet suites (GemmBenchmarks: GFLOP/s column)
@@ -37,7 +37,7 @@ public static class Program
                 Console.Error.WriteLine("usage: Cleft.Benchmarks side-by-side [--sizes 256,512,1024,2048] [--cases gemm] [--rounds R] [--min-seconds S] [--python PATH]");
                 Console.Error.WriteLine("       Cleft.Benchmarks side-by-side --cases cleft-step [--sizes 192,384] [--rounds R] [--warmup W] [--steps S]");
                 Console.Error.WriteLine("       Cleft.Benchmarks profile-step [--sizes 192,384] [--warmup W] [--steps S]");
-                Console.Error.WriteLine("       Cleft.Benchmarks gemm-shapes [--sizes 192,384]");
+                Console.Error.WriteLine("       Cleft.Benchmarks gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]");
                 Console.Error.WriteLine("       Cleft.Benchmarks bdn [BenchmarkDotNet arguments, e.g. --filter *Gemm*]");
                 return command is "" or "-h" or "--help" ? 0 : 2;
         }

@@ -44,32 +44,39 @@ public static partial class SideBySide
     }
 
     /// <summary>
-    /// `gemm-shapes [--sizes 192,384] [--cpu]`: ours only, GFLOP/s per step shape and layout (which shape a case loses
-    /// on). --cpu divides by the process's CPU time instead of wall time: on a machine others are loading, run it with
-    /// DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got.
+    /// `gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]`: ours only, GFLOP/s per step shape and layout, and NT and TN
+    /// over NN (issue 10: every transpose case at the NN rate). The three layouts of a shape are measured in turn, round
+    /// after round, so all three see the same phases of a shared VM's speed; the ratios are medians of the per-round
+    /// ratios. --cpu divides by the process's CPU time instead of wall time: on a machine others are loading, run it
+    /// with DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got.
     /// </summary>
     public static int GemmShapes(string[] args)
     {
         int[] sizes = [192, 384];
+        int rounds = 7;
         bool cpu = false;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--cpu") cpu = true;
             else if (args[i] == "--sizes" && i + 1 < args.Length) sizes = args[++i].Split(',').Select(int.Parse).ToArray();
-            else throw new ArgumentException("usage: Cleft.Benchmarks gemm-shapes [--sizes 192,384] [--cpu]");
+            else if (args[i] == "--rounds" && i + 1 < args.Length) rounds = Math.Max(1, int.Parse(args[++i]));
+            else throw new ArgumentException("usage: Cleft.Benchmarks gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]");
         }
-        Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}");
-        Console.WriteLine("| size | M x N x K | NN | NT | TN |");
-        Console.WriteLine("|---:|---|---:|---:|---:|");
+        Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}, " +
+            $"median of {rounds} rounds (NN, NT, TN in turn each round); ratios: median of the per-round ratios");
+        Console.WriteLine("| size | M x N x K | NN | NT | TN | NT / NN | TN / NN |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
         foreach (int size in sizes)
             foreach (var s in StepGemmShapes(size))
             {
-                double Rate(bool ta, bool tb)
-                {
-                    var w = StepGemmWorkload(s, 0, ta, tb);
-                    return w.Flops / (cpu ? MedianCpuSeconds(w.Run) : MedianSeconds(w.Run, 0.5)) / 1e9;
-                }
-                Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Rate(false, false):F1} | {Rate(false, true):F1} | {Rate(true, false):F1} |");
+                Workload[] layouts = [StepGemmWorkload(s, 0, false, false), StepGemmWorkload(s, 0, false, true), StepGemmWorkload(s, 0, true, false)];
+                var rates = layouts.Select(_ => new List<double>()).ToArray();
+                for (int r = 0; r < rounds; r++)
+                    for (int l = 0; l < layouts.Length; l++)
+                        rates[l].Add(layouts[l].Flops / (cpu ? MedianCpuSeconds(layouts[l].Run) : MedianSeconds(layouts[l].Run, 0.2)) / 1e9);
+                double Ratio(int l) => Median(rates[l].Zip(rates[0], (x, nn) => x / nn).ToList());
+                Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | {Median(rates[2]):F1} | " +
+                    $"{Ratio(1):F2} | {Ratio(2):F2} |");
             }
         return 0;
     }
