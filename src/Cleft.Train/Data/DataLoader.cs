@@ -108,8 +108,8 @@ public sealed class DataLoader(ImageDataset dataset, LoaderOptions options)
 
     /// <summary>
     /// Runs body(0..n) on the calling thread plus workers - 1 fresh threads. Not Parallel.For: its helper tasks
-    /// wait in the thread pool queue, and when the pool is busy (training's own Parallel.For on 2 cores, a test
-    /// host) a batch stalled for the pool's ~1 s thread injection. Thread start-up is microseconds; a decode is
+    /// wait in the thread pool queue, and when the pool is busy (a test host; before CpuParallel, training's own loops)
+    /// a batch stalled for the pool's ~1 s thread injection. Thread start-up is microseconds; a decode is
     /// milliseconds. The first error stops the remaining work and is rethrown as is.
     /// </summary>
     static void OnDedicatedThreads(int n, int workers, Action<int> body)
