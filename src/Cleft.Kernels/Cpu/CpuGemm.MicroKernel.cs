@@ -28,8 +28,9 @@ public static unsafe partial class CpuGemm
     // (kc x 32 floats, 64 KB at kc = 512) no longer fits in L1 beside the A micro-panel, so every call streams
     // it from L2 again, and the hardware prefetcher alone leaves the loads waiting. 32 k steps ahead for B (two
     // lines a step) and 8 for A. Single-thread, interleaved against the plain kernel in one process: 1024^3
-    // +6-11%, the k >= 384 cleft-step shapes -3% to +18% over two runs (mostly gains); with k <= 256 the panel stays in L1 and the prefetches
-    // only cost issue slots (-7% at k = 192), so short k blocks run the plain loop (docs/PERFORMANCE.md, fifth round).
+    // +6-11%, the k >= 384 cleft-step shapes -3% to +18% over two runs (mostly gains); with k <= 256 the panel
+    // stays in L1 and the prefetches only cost issue slots (-7% at k = 192), so short k blocks run the plain
+    // loop (docs/PERFORMANCE.md, fifth round).
     const int PrefetchFromK = 256, PrefetchB = 1024, PrefetchA = 96;
 
     /// <summary>Whether the micro-kernel prefetches its packed streams (a type argument, so the JIT drops the unused branch).</summary>
