@@ -83,7 +83,8 @@ public static class StepProfile
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(inv,
             $"step {step * 1e3:F0} ms (median): forward {forward * 1e3:F0} ms (median of {forwards.Length}), backward {backward * 1e3:F0} ms " +
-            $"(mean, {backward / forward:F2}x forward), rest (AdamW, clipping, uploads) {(step - forward - backward) * 1e3:F0} ms"));
+            $"(mean, {backward / forward:F2}x forward), rest (AdamW, clipping, uploads: the step less forward and backward, which " +
+            $"are timed in other passes, so on a noisy machine it can come out negative) {(step - forward - backward) * 1e3:F0} ms"));
         Console.WriteLine(string.Create(inv,
             $"managed heap per step: {allocatedPerStep / (1 << 20):F1} MiB allocated; over {steps} steps gen0 {gen0}, gen1 {gen1}, gen2 {gen2} collections"));
         Console.WriteLine(string.Create(inv,
