@@ -115,7 +115,7 @@ public static unsafe partial class CpuGemm
     static void RowsOverSharedB<TB>(float[] a, TB[] b, float[] c, GemmShape s, int bt, float[]? bias) where TB : unmanaged
     {
         int colPanels = (s.N + NR - 1) / NR, kBlocks = (s.K + KC - 1) / KC, nBlocks = (s.N + NC - 1) / NC;
-        int groups = (Math.Min(NC, s.N) / NR + SharedBPanelsPerItem) / SharedBPanelsPerItem;
+        int groups = ((Math.Min(NC, s.N) + NR - 1) / NR + SharedBPanelsPerItem - 1) / SharedBPanelsPerItem; // items per (n, k) block
         nint packed = (nint)SharedBBuffer((long)colPanels * NR * s.K);
         CpuParallel.For(nBlocks * kBlocks * groups, t =>
         {
