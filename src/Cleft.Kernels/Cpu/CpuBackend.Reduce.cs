@@ -14,14 +14,7 @@ public sealed partial class CpuBackend
         {
             // A bias gradient, [outer, period] summed over rows: by blocks of rows, not down each column.
             int width = (int)period;
-            double[] sums = BlockColumnSums((int)outer, width, width, (first, end, partial) =>
-            {
-                for (int r = first; r < end; r++)
-                {
-                    var row = xv.AsSpan(r * width, width);
-                    for (int j = 0; j < width; j++) partial[j] += row[j];
-                }
-            });
+            double[] sums = BlockColumnSums((int)outer, width, width, (first, end, partial) => AddRows(xv, first, end, width, partial));
             for (int j = 0; j < width; j++) yv[j] = (float)sums[j];
             ArrayPool<double>.Shared.Return(sums);
             return;

@@ -54,6 +54,45 @@ public class CpuColumnSumsTests
         AssertColumns(want, scale, Download(cpu, yb, cols), $"bias gradient [{rows}, {cols}]");
     }
 
+    /// <summary>
+    /// The documented order exactly, whatever the SIMD width: per block of 32 rows a float64 sum down each column, row by
+    /// row, then the blocks' sums added in block order and cast once. Widths cover the 16-lane, 8-lane and scalar columns.
+    /// </summary>
+    [Theory]
+    [InlineData(1001, 5)]
+    [InlineData(70, 37)]
+    [InlineData(257, 771)]
+    public void BiasGradientIsTheBlockwiseFloat64SumBitForBit(int rows, int cols)
+    {
+        using var cpu = new CpuBackend();
+        // Each column holds +2^56 and -2^56 at random rows among values below 1: the small values added while the big
+        // one is in the sum vanish and the others survive, so any other order of the additions changes the result.
+        var rng = new Random(cols);
+        var host = Random(rows * cols, cols);
+        for (int j = 0; j < cols; j++)
+        {
+            int up = rng.Next(rows), down = (up + 1 + rng.Next(rows - 1)) % rows;
+            host[up * cols + j] = MathF.ScaleB(1f, 56);
+            host[down * cols + j] = -MathF.ScaleB(1f, 56);
+        }
+        var x = Upload(cpu, host, out var xb);
+        var yb = cpu.Allocate<float>(cols);
+        cpu.ReduceTo(xb, yb, (long)rows * cols, Broadcast.Row(cols));
+        var got = Download(cpu, yb, cols);
+        for (int j = 0; j < cols; j++)
+        {
+            double total = 0;
+            for (int r0 = 0; r0 < rows; r0 += 32)
+            {
+                double block = 0;
+                for (int r = r0; r < Math.Min(rows, r0 + 32); r++) block += x[r * cols + j];
+                total = r0 == 0 ? block : total + block;
+            }
+            Assert.True(BitConverter.SingleToInt32Bits((float)total) == BitConverter.SingleToInt32Bits(got[j]),
+                $"column {j} of [{rows}, {cols}]: {got[j]:R}, blockwise float64 sum {(float)total:R}");
+        }
+    }
+
     [Theory]
     [InlineData(3, 8)]
     [InlineData(97, 24)]
