@@ -5,7 +5,7 @@ namespace Cleft.Models.Vision;
 
 /// <summary>
 /// HF's patch_embeddings.projection: Conv2d(C, hidden, kernel = stride = patch). With kernel = stride the patches
-/// do not overlap, so the convolution is an im2col layout op (Reshape + Permute, no gather) and one GEMM. The
+/// do not overlap, so the convolution is an im2col layout op (Reshape + Permute, no gather) and one GEMM with the bias. The
 /// weight is stored [C*p*p, hidden] (the conv weight [hidden, C, p, p] flattened and transposed) so the GEMM
 /// needs no transpose; <see cref="VitCheckpoint"/> converts HF's layout on load.
 /// </summary>
@@ -35,7 +35,7 @@ public sealed class PatchEmbedding : Module
         using var grid = Ops.Reshape(pixels, b, _channels, g, p, g, p);
         using var cols = Ops.Permute(grid, 0, 2, 4, 1, 3, 5);
         using var patches = Ops.Reshape(cols, b, g * g, _channels * p * p);
-        using var product = Ops.MatMul(patches, Weight);
-        return Ops.Add(product, Bias);
+        // One op with the bias (added as the GEMM stores C, same bits as MatMul then Add): no second [B, N, hidden] pass.
+        return Ops.Linear(patches, Weight, Bias);
     }
 }
