@@ -44,24 +44,15 @@ public static partial class SideBySide
     }
 
     /// <summary>
-    /// `gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]`: ours only, GFLOP/s per step shape and layout, and NT and TN
+    /// `gemm-shapes`: ours only, GFLOP/s per step shape and layout, and NT and TN
     /// over NN (issue 10: every transpose case at the NN rate). The three layouts of a shape are measured in turn, round
     /// after round, so all three see the same phases of a shared VM's speed; the ratios are medians of the per-round
     /// ratios. --cpu divides by the process's CPU time instead of wall time: on a machine others are loading, run it
     /// with DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got.
     /// </summary>
-    public static int GemmShapes(string[] args)
+    public static void GemmShapes(GemmShapesOptions options)
     {
-        int[] sizes = [192, 384];
-        int rounds = 7;
-        bool cpu = false;
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--cpu") cpu = true;
-            else if (args[i] == "--sizes" && i + 1 < args.Length) sizes = args[++i].Split(',').Select(int.Parse).ToArray();
-            else if (args[i] == "--rounds" && i + 1 < args.Length) rounds = Math.Max(1, int.Parse(args[++i]));
-            else throw new ArgumentException("usage: Cleft.Benchmarks gemm-shapes [--sizes 192,384] [--rounds 7] [--cpu]");
-        }
+        var (sizes, rounds, cpu) = options;
         Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}, " +
             $"median of {rounds} rounds (NN, NT, TN in turn each round); ratios: median of the per-round ratios");
         Console.WriteLine("| size | M x N x K | NN | NT | TN | NT / NN | TN / NN |");
@@ -78,7 +69,6 @@ public static partial class SideBySide
                 Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | {Median(rates[2]):F1} | " +
                     $"{Ratio(1):F2} | {Ratio(2):F2} |");
             }
-        return 0;
     }
 
     static double MedianCpuSeconds(Action run)
@@ -98,3 +88,9 @@ public static partial class SideBySide
         return times[times.Count / 2];
     }
 }
+
+/// <summary>What `gemm-shapes` measures (the options are declared in <see cref="GemmShapesCommand"/>).</summary>
+/// <param name="Sizes">ViT widths of <see cref="CleftStepConfig.All"/>.</param>
+/// <param name="Rounds">Rounds; each measures NN, NT and TN of a shape in turn.</param>
+/// <param name="Cpu">Divide by the process's CPU time instead of wall time.</param>
+public sealed record GemmShapesOptions(int[] Sizes, int Rounds, bool Cpu);

@@ -23,13 +23,25 @@ public sealed record BenchCase(string Name, string TorchCase, string Description
 }
 
 /// <summary>
+/// What `side-by-side` measures and how (the options are declared in <see cref="SideBySideCommand"/>).
+/// </summary>
+/// <param name="CaseNames">Names from <see cref="SideBySide.CaseNames"/>; null: every case but cleft-step, which runs
+/// only when named, after the others.</param>
+/// <param name="Sizes">Null: <see cref="SideBySide.DefaultSizes"/> for the flop cases, the ViT widths of
+/// <see cref="CleftStepConfig.All"/> for cleft-step.</param>
+/// <param name="MinSeconds">Each measurement repeats for at least this long; its median counts.</param>
+/// <param name="Script">benchmarks/torch_gemm.py; null: searched for.</param>
+/// <param name="CoreType">OPENBLAS_CORETYPE for torch, for CPUs that OpenBLAS does not recognise (it then falls
+/// back to a slow generic kernel; see PERFORMANCE.md).</param>
+/// <param name="Warmup">cleft-step: warm-up steps per round and side.</param>
+/// <param name="Steps">cleft-step: timed steps per round and side.</param>
+public sealed record SideBySideOptions(string[]? CaseNames, int[]? Sizes, int Rounds, double MinSeconds, string Python, string? Script,
+    string? CoreType, int Warmup, int Steps);
+
+/// <summary>
 /// Ours vs PyTorch in one run: in each round, times every case at every size in our engine (JIT warmed,
 /// median of repeats), then launches the torch script once per case for the same sizes; prints tables.
-/// Options: --sizes 256,512,1024,2048  --cases gemm  --rounds 3  --min-seconds 1  --python /usr/bin/python3
-/// --script benchmarks/torch_gemm.py. The cleft-step case (whole training step, SideBySide.CleftStep.cs) runs
-/// only when --cases names it, after the others; its sizes are ViT widths (default 192,384) and it also takes
-/// --warmup 2 --steps 6 (steps per round and side). --openblas-coretype NAME sets OPENBLAS_CORETYPE for torch,
-/// for CPUs that OpenBLAS does not recognise (it then falls back to a slow generic kernel; see PERFORMANCE.md).
+/// The cleft-step case (whole training step, SideBySide.CleftStep.cs) runs only when named, after the others.
 /// </summary>
 public static partial class SideBySide
 {
@@ -49,48 +61,23 @@ public static partial class SideBySide
         .. StepGemmCases(),
     ];
 
-    public static int Run(string[] args)
+    public static readonly int[] DefaultSizes = [256, 512, 1024, 2048];
+
+    /// <summary>Every case --cases accepts: the flop cases, then the whole training step.</summary>
+    public static IEnumerable<string> CaseNames => Cases.Select(c => c.Name).Append(CleftStepName);
+
+    public static int Run(SideBySideOptions options)
     {
-        int[] sizes = [256, 512, 1024, 2048];
-        bool sizesGiven = false;
-        int warmup = 2, steps = 6;
-        string[] caseNames = Cases.Select(c => c.Name).ToArray();
-        double minSeconds = 1.0;
-        int rounds = 3;
-        string python = "/usr/bin/python3";
-        string? script = null, coreType = null;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "--sizes": sizes = Next().Split(',').Select(int.Parse).ToArray(); sizesGiven = true; break;
-                case "--warmup": warmup = Math.Max(0, int.Parse(Next())); break;
-                case "--steps": steps = Math.Max(1, int.Parse(Next())); break;
-                case "--cases": caseNames = Next().Split(','); break;
-                case "--min-seconds": minSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--python": python = Next(); break;
-                case "--rounds": rounds = Math.Max(1, int.Parse(Next())); break;
-                case "--script": script = Next(); break;
-                case "--openblas-coretype": coreType = Next(); break;
-                default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
-            }
-        }
-        var cases = new List<BenchCase>();
+        string[] caseNames = options.CaseNames ?? Cases.Select(c => c.Name).ToArray();
+        var cases = caseNames.Where(n => n != CleftStepName).Select(n => Cases.First(c => c.Name == n)).ToList();
         bool cleftStep = caseNames.Contains(CleftStepName);
-        foreach (var name in caseNames.Where(n => n != CleftStepName))
-        {
-            var found = Cases.FirstOrDefault(c => c.Name == name);
-            if (found == null) { Console.Error.WriteLine($"unknown case {name}; known: {string.Join(", ", Cases.Select(c => c.Name))}, {CleftStepName}"); return 2; }
-            cases.Add(found);
-        }
         int threads = Environment.ProcessorCount;
         PrintMachine(threads);
-        var torchRun = new TorchLauncher(python, script ?? FindScript(), threads, coreType);
-        int status = cases.Count > 0 ? RunFlopCases(cases, sizes, rounds, minSeconds, torchRun) : 0;
+        var torchRun = new TorchLauncher(options.Python, options.Script ?? FindScript(), threads, options.CoreType);
+        int status = cases.Count > 0 ? RunFlopCases(cases, options.Sizes ?? DefaultSizes, options.Rounds, options.MinSeconds, torchRun) : 0;
         if (!cleftStep || status != 0) return status;
         if (cases.Count > 0) Console.WriteLine();
-        return RunCleftStep(sizesGiven ? sizes : CleftStepConfig.All.Select(c => c.VitHidden).ToArray(), rounds, warmup, steps, torchRun);
+        return RunCleftStep(options.Sizes ?? CleftStepConfig.All.Select(c => c.VitHidden).ToArray(), options.Rounds, options.Warmup, options.Steps, torchRun);
     }
 
     static int RunFlopCases(List<BenchCase> cases, int[] sizes, int rounds, double minSeconds, TorchLauncher torchRun)

@@ -4,6 +4,12 @@ using Cleft.Autograd;
 
 namespace Cleft.Benchmarks;
 
+/// <summary>What `profile-step` profiles (the options are declared in <see cref="ProfileStepCommand"/>).</summary>
+/// <param name="Sizes">ViT widths of <see cref="CleftStepConfig.All"/>, one profile each.</param>
+/// <param name="Warmup">Steps before the profiled ones.</param>
+/// <param name="Steps">Profiled steps.</param>
+public sealed record StepProfileOptions(int[] Sizes, int Warmup, int Steps);
+
 /// <summary>
 /// `profile-step`: where a cleft-step training step spends its time (issue 10's profile, docs/PERFORMANCE.md). Per
 /// config: the median step and forward times, the forward pass per op (<see cref="ForwardProfile"/>: time since the previous
@@ -13,33 +19,9 @@ namespace Cleft.Benchmarks;
 /// </summary>
 public static class StepProfile
 {
-    public static int Run(string[] args)
+    public static void Run(StepProfileOptions options)
     {
-        int[] sizes = [192, 384];
-        int warmup = 2, steps = 5;
-        try
-        {
-            for (int i = 0; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-                switch (args[i])
-                {
-                    case "--sizes": sizes = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
-                    case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--steps": steps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    default: throw new ArgumentException($"unknown option {args[i]}");
-                }
-            }
-            if (steps < 1 || warmup < 0) throw new ArgumentException("--steps must be at least 1 and --warmup at least 0");
-            foreach (int size in sizes) Profile(CleftStepConfig.ForSize(size), warmup, steps);
-            return 0;
-        }
-        catch (Exception e) when (e is ArgumentException or FormatException)
-        {
-            Console.Error.WriteLine($"profile-step: {e.Message}");
-            Console.Error.WriteLine("usage: Cleft.Benchmarks profile-step [--sizes 192,384] [--warmup 2] [--steps 5]");
-            return 2;
-        }
+        foreach (int size in options.Sizes) Profile(CleftStepConfig.ForSize(size), options.Warmup, options.Steps);
     }
 
     static void Profile(CleftStepConfig config, int warmup, int steps)
