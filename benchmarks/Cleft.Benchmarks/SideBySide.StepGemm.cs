@@ -55,6 +55,7 @@ public static partial class SideBySide
         var (sizes, rounds, cpu) = options;
         Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}, " +
             $"median of {rounds} rounds (NN, NT, TN in turn each round); ratios: median of the per-round ratios");
+        Console.WriteLine(GemmBlocking());
         Console.WriteLine("| size | M x N x K | NN | NT | TN | NT / NN | TN / NN |");
         Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
         foreach (int size in sizes)

@@ -188,7 +188,15 @@ public static partial class SideBySide
         string simd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512 (Vector512)"
             : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2 (Vector256)" : "no 256-bit SIMD";
         Console.WriteLine($"machine: {cpu}, {threads} cores, {RuntimeInformation.FrameworkDescription}, {simd}");
+        Console.WriteLine(GemmBlocking());
         Console.WriteLine($"threads: ours {threads} (CpuParallel), torch {threads} (set_num_threads, OPENBLAS_NUM_THREADS)");
+    }
+
+    /// <summary>Our GEMM's blocking on this machine, one line: which configuration a measurement is of.</summary>
+    internal static string GemmBlocking()
+    {
+        var (mr, nr, kc, mc, nc) = CpuGemm.Blocking;
+        return $"ours GEMM: {mr}x{nr} micro-tiles, k block {kc}, row block {mc}, column block {nc}";
     }
 
     /// <summary>Median wall time of one call after warming the JIT (tiered code and OSR settle in the first calls).</summary>

@@ -28,6 +28,7 @@ public static class StepProfile
     {
         using var run = new CleftStepCase(config);
         Console.WriteLine($"## profile-step: {config}, {Environment.ProcessorCount} cores, {warmup} warm-up steps, {steps} profiled steps");
+        Console.WriteLine(SideBySide.GemmBlocking());
         var pool = run.Device.Pool;
         for (int i = 0; i < warmup; i++) { run.Step(); run.Device.TrimPool(); }
 

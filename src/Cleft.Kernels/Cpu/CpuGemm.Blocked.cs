@@ -24,16 +24,22 @@ public static unsafe partial class CpuGemm
     // PackB reads B, widening to fp32 as it packs, so everything from the packed panels on is shared.
 
     // Each k block ends with a load + store of its C tiles, and with both cores streaming C that traffic is what
-    // two threads contend for, so k blocks are long: with NR = 32 a KC = 1024 B micro-panel is 128 KB, re-read
-    // from L2 for each of the MC/MR A micro-panels with software prefetch (CpuGemm.MicroKernel.cs), and MC x KC
-    // x 4 B = 768 KB of packed A sits in a 2 MB L2. History, interleaved in one process: KC 256 -> 512 gave +3-12%
-    // (medians) on 10 of 15 cleft-step GEMM shapes on two cores (fourth round); 512 -> 1024 with the prefetching
-    // kernel +14% at 1024^3 and +9% at (6432 x 192 x 768) on one core, +0-6% on two, the k <= 512 shapes
-    // unchanged (docs/PERFORMANCE.md, fifth round). The AVX2 kernel has no prefetch and keeps 512 (tuned on Zen4).
-    // NC bounds the per-thread B block (KC x NC x 4 B = 8 MB).
-    static readonly int KC = Wide ? 1024 : 512;
-    static readonly int MC = Wide ? 192 : 96;
+    // two threads contend for, so k blocks are long: KC = 512 (the micro-kernel prefetches its streams beyond k = 256,
+    // CpuGemm.MicroKernel.cs), and an MC x KC block of packed A is 192 KB. These are the sizes every measurement in
+    // docs/PERFORMANCE.md ran with. The source asked for KC 1024 / MC 192 on AVX-512 from the fifth round (MC 192 from
+    // the start), but those initializers read Wide before it was set and got the AVX2 pair; with that fixed, the
+    // intended pair measured no better than this one, interleaved, on the whole step and on the step's shapes (sixth
+    // round), so this one stays, on both instruction sets. History: KC 256 -> 512 gave +3-12% (medians) on 10 of 15
+    // cleft-step GEMM shapes on two cores (fourth round). NC bounds the per-thread B block (KC x NC x 4 B = 4 MB).
+    static readonly int KC = 512;
+    static readonly int MC = 96;
     static readonly int NC = 2048;
+
+    /// <summary>
+    /// The blocking this machine's GEMM runs with: micro-tile MR x NR, k block KC, row block MC, column block NC. The
+    /// benchmarks print it, so a measurement names the configuration it measured.
+    /// </summary>
+    public static (int MR, int NR, int KC, int MC, int NC) Blocking => (MR, NR, KC, MC, NC);
 
     // Under this many multiply-adds a problem runs on the calling thread (parallel hand-off is ~10 us).
     const long ParallelMacs = 1L << 20;

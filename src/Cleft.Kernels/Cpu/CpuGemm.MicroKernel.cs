@@ -18,8 +18,11 @@ namespace Cleft.Kernels.Cpu;
 /// </summary>
 public static unsafe partial class CpuGemm
 {
-    internal static readonly bool Wide = Vector512.IsHardwareAccelerated;
-    internal static readonly bool PackedAvailable = Wide || (Vector256.IsHardwareAccelerated && Fma.IsSupported);
+    // Properties, not static readonly fields: the initializers of a partial class's static fields run file by file, and
+    // CpuGemm.Blocked.cs's (KC, MC) ran before this file's, so they read Wide as false and every machine got the AVX2
+    // blocking (KC 512, MC 96) until 2026-11-29. The JIT folds these intrinsics to constants all the same.
+    internal static bool Wide => Vector512.IsHardwareAccelerated;
+    internal static bool PackedAvailable => Wide || (Vector256.IsHardwareAccelerated && Fma.IsSupported);
 
     static readonly int MR = Wide ? 12 : 6;
     static readonly int NR = Wide ? 32 : 16;

@@ -76,6 +76,18 @@ public class CpuGemmTests
     public void MatchesReference(int batch, int m, int n, int k, bool transA, bool transB)
         => CheckContiguous(GemmShape.Contiguous(batch, m, n, k, transA, transB), batch * 1000 + m + n + k);
 
+    /// <summary>
+    /// The blocking the docs state (docs/PERFORMANCE.md, "How the GEMM gets there"): 12 x 32 tiles where AVX-512 runs,
+    /// else 6 x 16; k block 512, row block 96, column block 2048 on both. The k and row blocks once read the
+    /// instruction-set flag before it was initialised, so the source said one thing and every run used another.
+    /// </summary>
+    [Fact]
+    public void BlockingIsTheDocumentedOne()
+    {
+        var want = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? (12, 32, 512, 96, 2048) : (6, 16, 512, 96, 2048);
+        Assert.Equal(want, CpuGemm.Blocking);
+    }
+
     [Theory]
     [InlineData(20, 30, 40, false)]     // direct route
     [InlineData(517, 389, 2100, false)] // packed, edge tiles, several k blocks, both cores

@@ -135,6 +135,7 @@ public sealed class LoraOpTests
     [InlineData(2, 37, 29, 53, true)]
     [InlineData(1, 130, 150, 300, false)]
     [InlineData(1, 130, 150, 300, true)]
+    [InlineData(1, 20, 40, 1100, true)] // three k blocks: the transposed fp16 pack from k offsets
     public void HalfBGemmMatchesFloat64OnTheWidenedWeight(int batch, int m, int n, int k, bool transB)
     {
         var rng = new Rng(8);
