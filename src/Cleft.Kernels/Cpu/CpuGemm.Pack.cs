@@ -134,7 +134,7 @@ public static unsafe partial class CpuGemm
                 // fp16 stored [N,K] (a frozen weight's x W^T in backward): widen the panel's rows into fp32 (vectorised,
                 // exact), then the same transposing interleave as fp32. Widening element by element into the panel's
                 // NR-float stride wrote one float per cache line, kc lines per column and NR passes over a panel larger
-                // than L1: the GEMM ran 8-45% slower than on the widened fp32 weight.
+                // than L1: the GEMM ran 6-15% slower than on the widened fp32 weight, now 0-6% (docs/PERFORMANCE.md).
                 float* rows = WidenBuffer((long)nr * kc);
                 for (int j = 0; j < cols; j++) WidenRun(b + (nint)(j0 + jr + j) * ldb + p0, rows + (nint)j * kc, kc);
                 Interleave(rows, kc, cols, nr, kc, 1f, d0);
