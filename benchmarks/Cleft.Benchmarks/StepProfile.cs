@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Cleft.Autograd;
+using Cleft.Kernels.Cpu;
 
 namespace Cleft.Benchmarks;
 
@@ -35,7 +36,7 @@ public static class StepProfile
         var profile = new BackwardProfile();
         var stepTimes = new double[steps];
         int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
-        long allocated = GC.GetTotalAllocatedBytes(precise: true), peakBytes = 0;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true), peakBytes = 0, stepWork = CpuWork.Flops;
         using (profile.Record())
         {
             for (int i = 0; i < steps; i++)
@@ -51,10 +52,12 @@ public static class StepProfile
         }
         double allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)steps;
         gen0 = GC.CollectionCount(0) - gen0; gen1 = GC.CollectionCount(1) - gen1; gen2 = GC.CollectionCount(2) - gen2;
+        double stepFlops = (CpuWork.Flops - stepWork) / (double)steps;
 
         var forwards = new double[Math.Max(3, steps)];
         long afterForward = 0;
         var forwardProfile = new ForwardProfile();
+        long forwardWork = CpuWork.Flops;
         for (int i = 0; i < forwards.Length; i++)
         {
             using var recording = forwardProfile.Record();
@@ -63,11 +66,17 @@ public static class StepProfile
             forwards[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         double step = Median(stepTimes), forward = Median(forwards), backward = profile.TotalSeconds / steps;
+        // AdamW and clipping do no matrix products, so the step's work less the forward's is the backward's.
+        double forwardFlops = (CpuWork.Flops - forwardWork) / (double)forwards.Length, backwardFlops = stepFlops - forwardFlops;
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(inv,
             $"step {step * 1e3:F0} ms (median): forward {forward * 1e3:F0} ms (median of {forwards.Length}), backward {backward * 1e3:F0} ms " +
             $"(mean, {backward / forward:F2}x forward), rest (AdamW, clipping, uploads: the step less forward and backward, which " +
             $"are timed in other passes, so on a noisy machine it can come out negative) {(step - forward - backward) * 1e3:F0} ms"));
+        Console.WriteLine(string.Create(inv,
+            $"matrix work per step (GEMMs and attention products, CpuWork): forward {forwardFlops / 1e9:F1} GFLOP at " +
+            $"{forwardFlops / forward / 1e9:F0} GFLOP/s, backward {backwardFlops / 1e9:F1} GFLOP ({backwardFlops / forwardFlops:F2}x forward's) at " +
+            $"{backwardFlops / backward / 1e9:F0} GFLOP/s"));
         Console.WriteLine(string.Create(inv,
             $"managed heap per step: {allocatedPerStep / (1 << 20):F1} MiB allocated; over {steps} steps gen0 {gen0}, gen1 {gen1}, gen2 {gen2} collections"));
         Console.WriteLine(string.Create(inv,

@@ -14,6 +14,7 @@ public sealed partial class CpuBackend
         Fits(s, qv, kv, vv, ov);
         // One task per (batch, head): it packs that head's keys and values once and owns its output rows.
         For((long)s.Batch * s.Heads, (long)s.T * s.T * s.D, t => CpuAttention.ForwardHead(qv, kv, vv, mv, ov, lv, s, t));
+        CpuWork.AddAttention(mv, s, products: 2); // Q K^T, P V
     }
 
     public void AttentionBackward(DeviceBuffer<float> q, DeviceBuffer<float> k, DeviceBuffer<float> v, DeviceBuffer<int> keyMask,
@@ -29,6 +30,7 @@ public sealed partial class CpuBackend
         // head is the smallest unit with a single writer for all three (B x H tasks is plenty for a CPU).
         For((long)s.Batch * s.Heads, 3L * s.T * s.T * s.D,
             bh => CpuAttention.BackwardHead(qv, kv, vv, mv, ov, lv, gv, dqv, dkv, dvv, s, bh));
+        CpuWork.AddAttention(mv, s, products: 5); // Q K^T again, dO V^T, P^T dO, dS^T Q, dS K
     }
 
     // The transposing pack reads through raw pointers: a layout reaching past its buffer must fail here, not read

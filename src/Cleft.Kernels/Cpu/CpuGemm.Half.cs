@@ -15,6 +15,7 @@ public static unsafe partial class CpuGemm
     {
         Validate(a, b, c, s);
         if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
+        CpuWork.AddGemm(s);
         if (s.K == 0 || s.Alpha == 0f) { ScaleOnly(c, s); return; }
         // Packing pays even for small problems here (it is where the widening happens once per element), so
         // every shape takes the blocked route when the micro-kernels exist.

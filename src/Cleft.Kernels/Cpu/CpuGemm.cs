@@ -33,6 +33,7 @@ public static partial class CpuGemm
         if (bias is not null && (s.Batch != 1 || s.Beta != 0f || bias.Length < s.N))
             throw new ArgumentException($"gemm: a bias needs batch 1, beta 0 and {s.N} values; got batch {s.Batch}, beta {s.Beta}, {bias.Length} values");
         if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
+        CpuWork.AddGemm(s);
         long macs = (long)s.M * s.N * s.K;
         if (s.K == 0 || s.Alpha == 0f) ScaleOnly(c, s);
         else if (!PackedAvailable || macs <= SmallMacs || s.N < 8 || s.M < 4) MultiplySmall(a, b, c, s);
