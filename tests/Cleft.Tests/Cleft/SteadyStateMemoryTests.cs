@@ -4,16 +4,12 @@ using Cleft.Train.Training;
 
 namespace Cleft.Tests.Recipe;
 
-/// <summary>Alone in its collection: GC counts are per process, so parallel tests would disturb them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SerialMemoryCollection { public const string Name = "serial-memory"; }
-
 /// <summary>
 /// Steady-state stage 1 on the managed backend (issue 10): after warm-up a step rents every device buffer from the
 /// pool (no fresh allocation, so no large-object-heap churn) and 20 steps cause no gen2 collection; trimming the
 /// pool to its high-water mark between steps drops nothing a step needs, and drops a one-off spike.
 /// </summary>
-[Collection(SerialMemoryCollection.Name)]
+[Collection(ProcessWideCollection.Name)] // GC counts are per process
 public sealed class SteadyStateMemoryTests
 {
     [Fact]

@@ -4,16 +4,12 @@ using Cleft.Kernels.Cpu;
 
 namespace Cleft.Tests.Cpu;
 
-/// <summary>Alone in its collection: the work counters are per process, so parallel tests would add to them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ProcessCountersCollection { public const string Name = "process-counters"; }
-
 /// <summary>
 /// <see cref="CpuWork"/>, which profile-step divides by the pass times: 2 M N K per GEMM item whichever route runs it
 /// (direct, packed, fp16 B), and for attention 2 D per visited query-key pair and product (2 products forward, 5 backward)
 /// over the keys up to the last unmasked one, only the causal triangle when causal.
 /// </summary>
-[Collection(ProcessCountersCollection.Name)]
+[Collection(ProcessWideCollection.Name)] // the counters are per process
 public sealed class CpuWorkTests
 {
     [Theory]
