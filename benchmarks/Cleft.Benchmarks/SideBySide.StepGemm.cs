@@ -61,11 +61,15 @@ public static partial class SideBySide
         foreach (int size in sizes)
             foreach (var s in StepGemmShapes(size))
             {
-                Workload[] layouts = [StepGemmWorkload(s, 0, false, false), StepGemmWorkload(s, 0, false, true), StepGemmWorkload(s, 0, true, false)];
-                var rates = layouts.Select(_ => new List<double>()).ToArray();
+                var rates = new[] { new List<double>(), new List<double>(), new List<double>() };
                 for (int r = 0; r < rounds; r++)
+                {
+                    // Operands allocated anew each round: which physical pages a run's arrays land on moves the
+                    // transposed packs' cache conflicts, and a ratio taken over one allocation kept that run's luck.
+                    Workload[] layouts = [StepGemmWorkload(s, r, false, false), StepGemmWorkload(s, r, false, true), StepGemmWorkload(s, r, true, false)];
                     for (int l = 0; l < layouts.Length; l++)
                         rates[l].Add(layouts[l].Flops / (cpu ? MedianCpuSeconds(layouts[l].Run) : MedianSeconds(layouts[l].Run, 0.2)) / 1e9);
+                }
                 double Ratio(int l) => Median(rates[l].Zip(rates[0], (x, nn) => x / nn).ToList());
                 Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | {Median(rates[2]):F1} | " +
                     $"{Ratio(1):F2} | {Ratio(2):F2} |");
