@@ -57,13 +57,13 @@ public sealed class ProfileStepCommand : Command
 public sealed class GemmShapesCommand : Command
 {
     readonly Option<int[]?> _sizes = BenchmarkConsole.StepSizes();
-    readonly Option<int> _rounds = BenchmarkConsole.Rounds(7, "rounds; each measures NN, NT and TN of a shape in turn, so all three see " +
-        "the same phases of a shared machine's speed");
+    readonly Option<int> _rounds = BenchmarkConsole.Rounds(7, "rounds; in each, NN, NT and TN of a shape alternate call by call, so all " +
+        "three see the same phases of a shared machine's speed");
     readonly Option<bool> _cpu = Flag("cpu", "divide by the process's CPU time instead of wall time: on a machine others are loading, run " +
         "with DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got");
 
     public GemmShapesCommand() : base("gemm-shapes", "ours only: GFLOP/s of each cleft-step GEMM shape as NN, NT and TN, and NT and TN " +
-        "over NN (medians of the per-round ratios)")
+        "over NN (medians of the per-round ratios, with their range)")
     {
         foreach (Option option in new Option[] { _sizes, _rounds, _cpu }) Options.Add(option);
         SetAction(r => SideBySide.GemmShapes(Bind(r)));

@@ -44,17 +44,22 @@ public static partial class SideBySide
     }
 
     /// <summary>
-    /// `gemm-shapes`: ours only, GFLOP/s per step shape and layout, and NT and TN
-    /// over NN (issue 10: every transpose case at the NN rate). The three layouts of a shape are measured in turn, round
-    /// after round, so all three see the same phases of a shared VM's speed; the ratios are medians of the per-round
-    /// ratios. --cpu divides by the process's CPU time instead of wall time: on a machine others are loading, run it
-    /// with DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather than by the time slices they got.
+    /// `gemm-shapes`: ours only, GFLOP/s per step shape and layout, and NT and TN over NN (issue 10: every transpose case
+    /// at the NN rate). Within a round the three layouts alternate call by call (NN, NT, TN, NN, NT, TN, ...) and each
+    /// layout's rate is the median of its calls, so all three see the same phases of the machine's speed: measured one
+    /// layout after the other for 0.4 s each instead, whichever ran last in a round came out 5-10% slower, in either
+    /// order (cause not found: the same layout four times in a row on kept operands showed no such drop;
+    /// docs/PERFORMANCE.md, seventh round). The
+    /// ratios are medians of the per-round ratios. --cpu divides by the process's CPU time instead of wall time: on a
+    /// machine others are loading, run it with DOTNET_PROCESSOR_COUNT=1 to compare layouts by the work they cost rather
+    /// than by the time slices they got.
     /// </summary>
     public static void GemmShapes(GemmShapesOptions options)
     {
         var (sizes, rounds, cpu) = options;
         Console.WriteLine($"{Environment.ProcessorCount} threads, {(cpu ? "GFLOP per CPU second" : "GFLOP/s (wall)")}, " +
-            $"median of {rounds} rounds (NN, NT, TN in turn each round); ratios: median of the per-round ratios");
+            $"median of {rounds} rounds (NN, NT, TN alternating call by call in each round); ratios: median of the per-round " +
+            "ratios, with their range over the rounds");
         Console.WriteLine(GemmBlocking());
         Console.WriteLine("| size | M x N x K | NN | NT | TN | NT / NN | TN / NN |");
         Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
@@ -67,30 +72,42 @@ public static partial class SideBySide
                     // Operands allocated anew each round: which physical pages a run's arrays land on moves the
                     // transposed packs' cache conflicts, and a ratio taken over one allocation kept that run's luck.
                     Workload[] layouts = [StepGemmWorkload(s, r, false, false), StepGemmWorkload(s, r, false, true), StepGemmWorkload(s, r, true, false)];
-                    for (int l = 0; l < layouts.Length; l++)
-                        rates[l].Add(layouts[l].Flops / (cpu ? MedianCpuSeconds(layouts[l].Run) : MedianSeconds(layouts[l].Run, 0.2)) / 1e9);
+                    var seconds = AlternatingMedianSeconds(layouts.Select(w => w.Run).ToArray(), cpu, 0.2);
+                    for (int l = 0; l < layouts.Length; l++) rates[l].Add(layouts[l].Flops / seconds[l] / 1e9);
                 }
-                double Ratio(int l) => Median(rates[l].Zip(rates[0], (x, nn) => x / nn).ToList());
+                string Ratio(int l)
+                {
+                    var perRound = rates[l].Zip(rates[0], (x, nn) => x / nn).ToList();
+                    return $"{Median(perRound):F2} ({perRound.Min():F2}-{perRound.Max():F2})";
+                }
                 Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | {Median(rates[2]):F1} | " +
-                    $"{Ratio(1):F2} | {Ratio(2):F2} |");
+                    $"{Ratio(1)} | {Ratio(2)} |");
             }
     }
 
-    static double MedianCpuSeconds(Action run)
+    /// <summary>
+    /// Median seconds per call of each of <paramref name="runs"/>, timed in turn call by call (three warm-up calls each,
+    /// then at least 7 timed calls each and about <paramref name="minSeconds"/> of them), by the wall clock or, with
+    /// <paramref name="cpu"/>, by the process's CPU time.
+    /// </summary>
+    static double[] AlternatingMedianSeconds(Action[] runs, bool cpu, double minSeconds)
     {
         var process = System.Diagnostics.Process.GetCurrentProcess();
-        for (int i = 0; i < 3; i++) run();
-        var times = new List<double>();
-        for (int i = 0; i < 9; i++)
-        {
-            process.Refresh();
-            var t0 = process.TotalProcessorTime;
-            run();
-            process.Refresh();
-            times.Add((process.TotalProcessorTime - t0).TotalSeconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 3; i++) foreach (var run in runs) run();
+        int calls = Math.Max(7, (int)(minSeconds / Math.Max(1e-6, total.Elapsed.TotalSeconds / 3 / runs.Length)));
+        var times = runs.Select(_ => new List<double>()).ToArray();
+        for (int i = 0; i < Math.Min(calls, 1000); i++)
+            for (int l = 0; l < runs.Length; l++)
+            {
+                if (cpu) process.Refresh();
+                var cpu0 = cpu ? process.TotalProcessorTime : default;
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                runs[l]();
+                if (cpu) process.Refresh();
+                times[l].Add(cpu ? (process.TotalProcessorTime - cpu0).TotalSeconds : System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        return times.Select(Median).ToArray();
     }
 }
 
