@@ -157,27 +157,35 @@ public static unsafe partial class CpuGemm
         {
             var scale = Vector128.Create(alpha);
             bool scaled = alpha != 1f;
-            int k4 = kc & ~3;
-            for (; r + 4 <= rows; r += 4)
+            int k4 = kc & ~3, r4 = rows & ~3;
+            // In chunks of k steps whose part of the panel (~8 KB) stays in L1 while each 4-row group writes its 16 B of
+            // every step: over all kc steps at once, a 32-wide panel (64 KB at kc = 512) outgrew L1 and each of its 8
+            // groups fetched every line again (x W^T's B panels, and A's at MR = 12 over 24 KB; docs/PERFORMANCE.md).
+            int chunk = Math.Max(4, 2048 / width & ~3);
+            for (int k0 = 0; k0 < k4; k0 += chunk)
             {
-                float* s0 = src + r * ld, s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
-                float* d = dst + r;
-                for (int k = 0; k < k4; k += 4, d += 4 * width)
+                int k1 = Math.Min(k4, k0 + chunk);
+                for (r = 0; r < r4; r += 4)
                 {
-                    Vector128<float> x0 = Sse.LoadVector128(s0 + k), x1 = Sse.LoadVector128(s1 + k),
-                        x2 = Sse.LoadVector128(s2 + k), x3 = Sse.LoadVector128(s3 + k);
-                    if (scaled) { x0 *= scale; x1 *= scale; x2 *= scale; x3 *= scale; }
-                    // 4 x 4 transpose: t0 = (x0[0] x1[0] x0[1] x1[1]), t1 = (x0[2] x1[2] x0[3] x1[3]), t2/t3 likewise for x2, x3.
-                    var t0 = Sse.UnpackLow(x0, x1); var t1 = Sse.UnpackHigh(x0, x1);
-                    var t2 = Sse.UnpackLow(x2, x3); var t3 = Sse.UnpackHigh(x2, x3);
-                    Sse.Store(d, Sse.MoveLowToHigh(t0, t2));
-                    Sse.Store(d + width, Sse.MoveHighToLow(t2, t0));
-                    Sse.Store(d + 2 * width, Sse.MoveLowToHigh(t1, t3));
-                    Sse.Store(d + 3 * width, Sse.MoveHighToLow(t3, t1));
+                    float* s0 = src + r * ld, s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+                    float* d = dst + (nint)k0 * width + r;
+                    for (int k = k0; k < k1; k += 4, d += 4 * width)
+                    {
+                        Vector128<float> x0 = Sse.LoadVector128(s0 + k), x1 = Sse.LoadVector128(s1 + k),
+                            x2 = Sse.LoadVector128(s2 + k), x3 = Sse.LoadVector128(s3 + k);
+                        if (scaled) { x0 *= scale; x1 *= scale; x2 *= scale; x3 *= scale; }
+                        // 4 x 4 transpose: t0 = (x0[0] x1[0] x0[1] x1[1]), t1 = (x0[2] x1[2] x0[3] x1[3]), t2/t3 likewise for x2, x3.
+                        var t0 = Sse.UnpackLow(x0, x1); var t1 = Sse.UnpackHigh(x0, x1);
+                        var t2 = Sse.UnpackLow(x2, x3); var t3 = Sse.UnpackHigh(x2, x3);
+                        Sse.Store(d, Sse.MoveLowToHigh(t0, t2));
+                        Sse.Store(d + width, Sse.MoveHighToLow(t2, t0));
+                        Sse.Store(d + 2 * width, Sse.MoveLowToHigh(t1, t3));
+                        Sse.Store(d + 3 * width, Sse.MoveHighToLow(t3, t1));
+                    }
                 }
-                for (int k = k4; k < kc; k++)
-                    for (int i = 0; i < 4; i++) dst[(nint)k * width + r + i] = alpha * src[(r + i) * ld + k];
             }
+            for (r = 0; r < r4; r++)
+                for (int k = k4; k < kc; k++) dst[(nint)k * width + r] = alpha * src[r * ld + k];
         }
         for (; r < rows; r++)
         {
