@@ -51,8 +51,8 @@ static unsafe class CpuAttention
 
     // The per-row softmax steps, one pass each over a row of whole vectors (width is a multiple of W). Written as
     // loops rather than a chain of TensorPrimitives calls: at T = 201 a row is 13 vectors, and seven calls per row cost
-    // more than the arithmetic. exp is taken of max(x, -80): visible entries are <= 0 here (scores minus the running
-    // max or the lse), so only probabilities below 2e-35 change, and -inf (a hidden key) stays inside exp's fast range.
+    // more than the arithmetic. exp is CpuExp's (inlined, single precision) and taken of max(x, -80): visible entries
+    // are <= 0 here (scores minus the running max or the lse), so only probabilities below 2e-35 change.
 
     /// <summary>row = scale row (hidden keys are -inf and stay so); returns the row's max.</summary>
     static float ScaleMax(float* row, int width, float scale)
@@ -85,7 +85,7 @@ static unsafe class CpuAttention
         for (int j = 0; j < width; j += W)
         {
             var x = Vector512.Load(row + j);
-            var e = Vector512.Exp(Vector512.Max(x - mv, floor));
+            var e = Lanes512.Exp(Vector512.Max(x - mv, floor));
             e = Vector512.ConditionalSelect(Vector512.Equals(x, hidden), Vector512<float>.Zero, e);
             e.Store(row + j);
             sum += e;
@@ -100,7 +100,7 @@ static unsafe class CpuAttention
         var lv = Vector512.Create(lse);
         var floor = Vector512.Create(-80f);
         for (int j = 0; j < width; j += W)
-            Vector512.Exp(Vector512.Max(Vector512.Load(row + j) * sv - lv, floor)).Store(row + j);
+            Lanes512.Exp(Vector512.Max(Vector512.Load(row + j) * sv - lv, floor)).Store(row + j);
     }
 
     /// <summary>dS = P (dP - Delta), in place over dP.</summary>

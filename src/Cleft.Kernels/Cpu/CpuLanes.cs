@@ -20,8 +20,18 @@ interface ILanes<TV> where TV : struct
     static abstract TV Div(TV a, TV b);
     /// <summary>a b + c, fused (one rounding) at every width.</summary>
     static abstract TV Fma(TV a, TV b, TV c);
+    /// <summary>e^x by <see cref="CpuExp"/>: the same polynomial at every width, so a value's result does not depend on
+    /// whether it falls in the vector body or the scalar tail.</summary>
     static abstract TV Exp(TV x);
     static abstract TV Min(TV a, TV b);
+    static abstract TV Max(TV a, TV b);
+    /// <summary>Round to nearest, ties to even.</summary>
+    static abstract TV Round(TV x);
+    /// <summary>2^n for integral n in [-126, 127], built in the exponent field.</summary>
+    static abstract TV Pow2(TV n);
+    /// <summary>then where a &gt; b, else otherwise (element by element; false where either is NaN).</summary>
+    static abstract TV IfGreater(TV a, TV b, TV then, TV otherwise);
+
     static abstract TV Abs(TV x);
     /// <summary>r with its sign flipped where <paramref name="sign"/> has its sign bit set.</summary>
     static abstract TV FlipSignWhereNegative(TV r, TV sign);
@@ -38,8 +48,15 @@ struct Lanes512 : ILanes<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Div(Vector512<float> a, Vector512<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> x) => Vector512.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> x) => CpuExp.Exp<Vector512<float>, Lanes512>(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> x) => Vector512.Round(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> IfGreater(Vector512<float> a, Vector512<float> b, Vector512<float> then, Vector512<float> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(a, b), then, otherwise);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> x) => Vector512.Abs(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> FlipSignWhereNegative(Vector512<float> r, Vector512<float> sign) => r ^ (sign & Vector512.Create(-0f));
@@ -56,8 +73,15 @@ struct Lanes256 : ILanes<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Div(Vector256<float> a, Vector256<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> x) => CpuExp.Exp<Vector256<float>, Lanes256>(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> x) => Vector256.Round(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> IfGreater(Vector256<float> a, Vector256<float> b, Vector256<float> then, Vector256<float> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(a, b), then, otherwise);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> x) => Vector256.Abs(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> FlipSignWhereNegative(Vector256<float> r, Vector256<float> sign) => r ^ (sign & Vector256.Create(-0f));
@@ -75,8 +99,12 @@ struct Lanes1 : ILanes<float>
     public static float Mul(float a, float b) => a * b;
     public static float Div(float a, float b) => a / b;
     public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
-    public static float Exp(float x) => MathF.Exp(x);
+    public static float Exp(float x) => CpuExp.Exp<float, Lanes1>(x);
     public static float Min(float a, float b) => MathF.Min(a, b);
+    public static float Max(float a, float b) => MathF.Max(a, b);
+    public static float Round(float x) => MathF.Round(x, MidpointRounding.ToEven);
+    public static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+    public static float IfGreater(float a, float b, float then, float otherwise) => a > b ? then : otherwise;
     public static float Abs(float x) => MathF.Abs(x);
     public static float FlipSignWhereNegative(float r, float sign) => float.IsNegative(sign) ? -r : r;
 }
