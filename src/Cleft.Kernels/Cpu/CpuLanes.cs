@@ -31,7 +31,6 @@ interface ILanes<TV> where TV : struct
     static abstract TV Pow2(TV n);
     /// <summary>then where a &gt; b, else otherwise (element by element; false where either is NaN).</summary>
     static abstract TV IfGreater(TV a, TV b, TV then, TV otherwise);
-
     static abstract TV Abs(TV x);
     /// <summary>r with its sign flipped where <paramref name="sign"/> has its sign bit set.</summary>
     static abstract TV FlipSignWhereNegative(TV r, TV sign);
