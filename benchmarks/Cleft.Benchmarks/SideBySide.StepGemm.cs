@@ -61,8 +61,10 @@ public static partial class SideBySide
             $"median of {rounds} rounds (NN, NT, TN alternating call by call in each round); ratios: median of the per-round " +
             "ratios, with their range over the rounds");
         Console.WriteLine(GemmBlocking());
-        Console.WriteLine("| size | M x N x K | NN | NT | TN | NT / NN | TN / NN |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
+        // Which layouts the step itself runs at a shape: a linear layer's weight is stored [in, out], so its forward is NN
+        // and its input gradient dY W^T is NT (both rows x ...), its weight gradient X^T dY is TN (... x rows).
+        Console.WriteLine("| size | M x N x K | the step runs | NN | NT | TN | NT / NN | TN / NN |");
+        Console.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|");
         foreach (int size in sizes)
             foreach (var s in StepGemmShapes(size))
             {
@@ -80,8 +82,9 @@ public static partial class SideBySide
                     var perRound = rates[l].Zip(rates[0], (x, nn) => x / nn).ToList();
                     return $"{Median(perRound):F2} ({perRound.Min():F2}-{perRound.Max():F2})";
                 }
-                Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | {Median(rates[2]):F1} | " +
-                    $"{Ratio(1)} | {Ratio(2)} |");
+                string stepRuns = s.K == StepGemmShapes(size)[2].K ? "TN" : "NN, NT";
+                Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {stepRuns} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | " +
+                    $"{Median(rates[2]):F1} | {Ratio(1)} | {Ratio(2)} |");
             }
     }
 
