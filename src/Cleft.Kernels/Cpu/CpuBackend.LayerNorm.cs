@@ -19,8 +19,7 @@ public sealed partial class CpuBackend
             float var = TensorPrimitives.Dot(yi, yi) / cols;
             float rs = 1f / MathF.Sqrt(var + eps);
             mv[r] = mu; rv[r] = rs;
-            TensorPrimitives.Multiply(yi, rs, yi);
-            TensorPrimitives.FusedMultiplyAdd(yi, gv.AsSpan(0, cols), bv.AsSpan(0, cols), yi);
+            LayerNormRows.Run<LayerNormRows.Affine>(yi, gv.AsSpan(0, cols), bv.AsSpan(0, cols), default, default, default, rs, 0f, 0f);
         });
     }
 
@@ -42,15 +41,11 @@ public sealed partial class CpuBackend
             for (int r = first; r < end; r++)
             {
                 var xr = xv.AsSpan(r * cols, cols); var dr = dv.AsSpan(r * cols, cols); var outr = ov.AsSpan(r * cols, cols);
-                TensorPrimitives.Subtract(xr, mv[r], xh);                      // xhat = (x - mu) rstd
-                TensorPrimitives.Multiply(xh, rv[r], xh);
-                TensorPrimitives.Multiply(dr, gamma, g);                       // g = dy gamma
+                float mu = mv[r], rs = rv[r];
+                LayerNormRows.Run<LayerNormRows.Normalize>(xr, dr, gamma, xh, g, default, mu, rs, 0f); // xhat = (x - mu) rstd, g = dy gamma
                 float mg = TensorPrimitives.Sum(g) / cols, mgx = TensorPrimitives.Dot(g, xh) / cols;
-                TensorPrimitives.FusedMultiplyAdd(dr, xh, pg, pg);             // dgamma += dy xhat
-                TensorPrimitives.Add(pb, dr, pb);                              // dbeta += dy
-                TensorPrimitives.FusedMultiplyAdd(xh, -mgx, g, outr);          // dx = rstd (g - mean(g) - xhat mean(g xhat))
-                TensorPrimitives.Subtract(outr, mg, outr);
-                TensorPrimitives.Multiply(outr, rv[r], outr);
+                // dgamma += dy xhat, dbeta += dy, dx = rstd (g - mean(g) - xhat mean(g xhat))
+                LayerNormRows.Run<LayerNormRows.Gradients>(xh, dr, g, pg, pb, outr, rs, mg, mgx);
             }
             for (int j = 0; j < cols; j++) { partial[j] = pg[j]; partial[cols + j] = pb[j]; }
             ArrayPool<float>.Shared.Return(scratch);
