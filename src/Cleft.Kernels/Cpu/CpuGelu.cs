@@ -97,6 +97,9 @@ static class CpuGelu
         Body<TK, float, Lanes1>(x, dy, o, i, end);
     }
 
+    // Not inlined into Run's callers: compiled on its own, the loop has the JIT's whole inlining budget for the kernel's
+    // formula down to CpuExp. Inlined into the backend's lambdas, the budget ran out and the exp stayed a call.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static int Body<TK, TV, L>(float[] x, float[] dy, float[] o, int i, int end) where TK : IKernel where TV : struct where L : ILanes<TV>
     {
         for (; i + L.Count <= end; i += L.Count)
