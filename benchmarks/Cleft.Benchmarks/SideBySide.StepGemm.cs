@@ -24,9 +24,12 @@ public static partial class SideBySide
     /// <summary>(M, N, K) of the four GEMMs for ViT width <paramref name="c"/>.</summary>
     internal static (int M, int N, int K)[] StepGemmShapes(int c)
     {
-        int rows = CleftStepConfig.ForSize(c).Batch * CleftStepConfig.Tokens;
+        int rows = StepRows(c);
         return [(rows, 4 * c, c), (rows, c, 4 * c), (4 * c, c, rows), (c, 4 * c, rows)];
     }
+
+    /// <summary>R, the ViT's batch x tokens rows at width <paramref name="c"/>: the weight gradients' K.</summary>
+    static int StepRows(int c) => CleftStepConfig.ForSize(c).Batch * CleftStepConfig.Tokens;
 
     static Workload StepGemm(int c, bool transA, bool transB)
     {
@@ -82,7 +85,7 @@ public static partial class SideBySide
                     var perRound = rates[l].Zip(rates[0], (x, nn) => x / nn).ToList();
                     return $"{Median(perRound):F2} ({perRound.Min():F2}-{perRound.Max():F2})";
                 }
-                string stepRuns = s.K == StepGemmShapes(size)[2].K ? "TN" : "NN, NT";
+                string stepRuns = s.K == StepRows(size) ? "TN" : "NN, NT";
                 Console.WriteLine($"| {size} | {s.M} x {s.N} x {s.K} | {stepRuns} | {Median(rates[0]):F1} | {Median(rates[1]):F1} | " +
                     $"{Median(rates[2]):F1} | {Ratio(1)} | {Ratio(2)} |");
             }
