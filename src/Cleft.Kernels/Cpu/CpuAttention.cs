@@ -85,7 +85,7 @@ static unsafe class CpuAttention
         for (int j = 0; j < width; j += W)
         {
             var x = Vector512.Load(row + j);
-            var e = Lanes512.Exp(Vector512.Max(x - mv, floor));
+            var e = Lanes512.Exp(Lanes512.Max(floor, x - mv));
             e = Vector512.ConditionalSelect(Vector512.Equals(x, hidden), Vector512<float>.Zero, e);
             e.Store(row + j);
             sum += e;
@@ -100,7 +100,7 @@ static unsafe class CpuAttention
         var lv = Vector512.Create(lse);
         var floor = Vector512.Create(-80f);
         for (int j = 0; j < width; j += W)
-            Lanes512.Exp(Vector512.Max(Vector512.Load(row + j) * sv - lv, floor)).Store(row + j);
+            Lanes512.Exp(Lanes512.Max(floor, Vector512.Load(row + j) * sv - lv)).Store(row + j);
     }
 
     /// <summary>dS = P (dP - Delta), in place over dP.</summary>

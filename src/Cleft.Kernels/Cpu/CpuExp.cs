@@ -8,10 +8,11 @@ namespace Cleft.Kernels.Cpu;
 /// Why not the runtime's Vector512.Exp: it evaluates in double (widen, exp, narrow) and is not inlined into the
 /// callers' loops; this single-precision version is ~1.7x faster per element and made the GELU backward ~2x faster
 /// (docs/PERFORMANCE.md, seventh round). Method (Cephes' expf): x = n ln2 + r with n = round(x log2 e) and ln2 in
-/// two parts, so r is exact and |r| &lt;= ln2 / 2; e^r by a degree-6 polynomial; then 2^n in the exponent field.
+/// two parts, so r is exact and |r| &lt;= ln2 / 2; e^r by a degree-6 polynomial; then scaled by 2^n (vscalefps on
+/// AVX-512, else 2^n built in the exponent field; one rounding either way, so every width gives the same bits).
 /// Within 1 ulp of the correctly rounded e^x wherever that is a normal float (CpuExpTests). Edges: +inf above
 /// ln(float.MaxValue), 0 below ln of the smallest normal float (the subnormal results, under 1.2e-38, are flushed),
-/// NaN for NaN (Min and Max pass it through at every width).
+/// NaN for NaN (the clamp's Min and Max take x second, where they pass a NaN through).
 /// </summary>
 public static class CpuExp
 {
@@ -23,7 +24,7 @@ public static class CpuExp
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static TV Exp<TV, L>(TV x) where TV : struct where L : ILanes<TV>
     {
-        var c = L.Min(L.Max(x, L.Splat(Lo)), L.Splat(Hi));
+        var c = L.Min(L.Splat(Hi), L.Max(L.Splat(Lo), x));
         var n = L.Round(L.Mul(c, L.Splat(Log2E)));
         var r = L.Fma(n, L.Splat(-Ln2Hi), c);
         r = L.Fma(n, L.Splat(-Ln2Lo), r);
@@ -33,11 +34,19 @@ public static class CpuExp
         p = L.Fma(p, r, L.Splat(1.6666665459e-1f));
         p = L.Fma(p, r, L.Splat(5.0000001201e-1f));
         p = L.Add(L.Fma(L.Mul(p, r), r, r), L.Splat(1f)); // 1 + r + r^2 P(r)
-        // n reaches 128 above 127.5 ln 2 (e^x just under float.MaxValue): 2^127, then one more doubling.
-        var y = L.Mul(L.Mul(p, L.Pow2(L.Min(n, L.Splat(127f)))), L.IfGreater(n, L.Splat(127f), L.Splat(2f), L.Splat(1f)));
+        var y = L.ScaleByPow2(p, n);
         y = L.IfGreater(x, L.Splat(Hi), L.Splat(float.PositiveInfinity), y);
         return L.IfGreater(L.Splat(Lo), x, L.Splat(0f), y);
     }
+
+    /// <summary>
+    /// x 2^n for integral n in [-126, 128] without a scaling instruction: 2^n built in the exponent field, where n
+    /// reaches 128 (above 127.5 ln 2, e^x just under float.MaxValue) as 2^127 and one more doubling. At most one of
+    /// the two multiplies rounds (the first only to a subnormal, the second only near overflow), as vscalefps rounds once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TV ScaleByPow2<TV, L>(TV x, TV n) where TV : struct where L : ILanes<TV>
+        => L.Mul(L.Mul(x, L.Pow2(L.Min(n, L.Splat(127f)))), L.IfGreater(n, L.Splat(127f), L.Splat(2f), L.Splat(1f)));
 
     /// <summary>y[i] = e^x[i], the vector body at the widest accelerated width and the scalar tail by the same steps.</summary>
     public static void Exp(ReadOnlySpan<float> x, Span<float> y)

@@ -67,7 +67,7 @@ static class CpuGelu
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static TV TanhExp<TV, L>(TV x) where TV : struct where L : ILanes<TV>
-        => L.Exp(L.Min(L.Mul(x, L.Fma(L.Mul(x, x), L.Splat(-2f * C * K), L.Splat(-2f * C))), L.Splat(80f)));
+        => L.Exp(L.Min(L.Splat(80f), L.Mul(x, L.Fma(L.Mul(x, x), L.Splat(-2f * C * K), L.Splat(-2f * C)))));
 
     /// <summary>Standard normal CDF through GeluErfMath's erf; <paramref name="e"/> = exp(-x^2 / 2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -39,7 +39,12 @@ public class CpuGeluTests
             _ => Reference64.GeluErfDerivative,
         };
         var want = x.Select((v, i) => backward ? dy[i] * f(v) : f(v)).ToArray();
+        TestData.AssertClose(want, Run(cpu, form, backward, x, dy), 1e-6, 1e-6, $"{form} GELU {(backward ? "backward" : "forward")}, n = {n}");
+    }
 
+    static float[] Run(CpuBackend cpu, string form, bool backward, float[] x, float[] dy)
+    {
+        int n = x.Length;
         var xb = cpu.Allocate<float>(n); var db = cpu.Allocate<float>(n); var ob = cpu.Allocate<float>(n);
         cpu.CopyFromHost<float>(x, xb); cpu.CopyFromHost<float>(dy, db);
         switch (form, backward)
@@ -51,7 +56,23 @@ public class CpuGeluTests
         }
         var got = new float[n];
         cpu.CopyToHost<float>(ob, got);
-        TestData.AssertClose(want, got, 1e-6, 1e-6, $"{form} GELU {(backward ? "backward" : "forward")}, n = {n}");
+        return got;
+    }
+
+    /// <summary>
+    /// A NaN activation stays NaN, in the vector body and in the scalar tail: the trainers' non-finite-loss check
+    /// depends on it (the exp's clamps take the value as the operand through which x86 min/max pass a NaN).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void NaNStaysNaN(string form, bool backward)
+    {
+        using var cpu = new CpuBackend();
+        var x = Inputs(37, 5);
+        foreach (int i in new[] { 0, 9, 17, 35, 36 }) x[i] = float.NaN; // body at 16 and 8 lanes, and the tail
+        var got = Run(cpu, form, backward, x, Enumerable.Repeat(1f, x.Length).ToArray());
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(float.IsNaN(x[i]) == float.IsNaN(got[i]), $"{form} GELU {(backward ? "backward" : "forward")}: x[{i}] = {x[i]} gave {got[i]}");
     }
 
     public static TheoryData<string, bool> Kernels => new() { { "tanh", false }, { "tanh", true }, { "erf", false }, { "erf", true } };
