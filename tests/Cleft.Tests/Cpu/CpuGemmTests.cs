@@ -89,16 +89,17 @@ public class CpuGemmTests
     }
 
     [Theory]
-    [InlineData(20, 30, 40, false)]     // direct route
-    [InlineData(517, 389, 2100, false)] // packed, edge tiles, several k blocks, both cores
-    [InlineData(517, 389, 2100, true)]
-    [InlineData(96, 64, 100, true)]     // packed, whole tiles, one k block
-    public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transB)
+    [InlineData(20, 30, 40, false, false)]     // direct route
+    [InlineData(517, 389, 2100, false, false)] // packed, edge tiles, several k blocks, both cores
+    [InlineData(517, 389, 2100, false, true)]
+    [InlineData(96, 64, 100, false, true)]     // packed, whole tiles, one k block
+    [InlineData(1300, 70, 1100, true, false)]  // rows over one packed B, A stored [K,M]: one parallel loop per k block
+    public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transA, bool transB)
     {
         var a = Random((long)m * k, 61);
         var b = Random((long)k * n, 62);
         var bias = Random(n, 63);
-        var s = GemmShape.Contiguous(1, m, n, k, transB: transB);
+        var s = GemmShape.Contiguous(1, m, n, k, transA, transB);
         var fused = new float[m * n];
         CpuGemm.Multiply(a, b, fused, s, bias);
         var separate = new float[m * n];
@@ -232,6 +233,7 @@ public class CpuGemmTests
     [Theory]
     [InlineData(1100, 70, 1100, false, false)] // rows split over one packed B, two k blocks, edge tiles
     [InlineData(1500, 100, 600, true, true)]
+    [InlineData(1300, 70, 1100, true, false)]  // A stored [K,M]: the row blocks k block by k block, three of them
     [InlineData(2100, 40, 1030, false, true)]
     [InlineData(517, 389, 611, true, true)]      // split by columns
     public void RowBlocksMatchTheirOwnSerialGemmBitForBit(int m, int n, int k, bool transA, bool transB)
