@@ -18,9 +18,15 @@ public static partial class SideBySide
 
     static int RunCleftStep(int[] sizes, int rounds, int warmup, int steps, TorchLauncher torchRun)
     {
+        // As the other fixed-shape cases do, skip the sizes it has no config for (--sizes 192,384,1024 with gemm);
+        // only a list with none of them is an error.
+        int[] known = sizes.Where(n => CleftStepConfig.All.Any(c => c.VitHidden == n)).ToArray();
         CleftStepConfig[] configs;
-        try { configs = sizes.Select(CleftStepConfig.ForSize).ToArray(); }
+        try { configs = (known.Length > 0 ? known : sizes).Select(CleftStepConfig.ForSize).ToArray(); }
         catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
+        if (known.Length < sizes.Length)
+            Console.WriteLine($"{CleftStepName}: skipping size {string.Join(", ", sizes.Except(known))}: its configs are ViT widths " +
+                string.Join(", ", CleftStepConfig.All.Select(c => c.VitHidden)));
         // Forward passes are timed apart from the steps (the trainer's step cannot be split from outside).
         int forwards = Math.Max(3, steps / 2);
         string? script = torchRun.Sibling("torch_cleft_step.py");
