@@ -16,6 +16,16 @@ public partial interface IBackend
     void GemmHalfB(DeviceBuffer<float> a, DeviceBuffer<Half> b, DeviceBuffer<float> c, in GemmShape shape);
 
     /// <summary>
+    /// <see cref="GemmHalfB"/> plus a bias over C's columns, as <see cref="GemmBias"/> is to <see cref="Gemm"/>: a single
+    /// (batch 1, beta 0) GEMM, then C[i, j] += bias[j], rounded as the separate add. This default runs the two.
+    /// </summary>
+    void GemmHalfBBias(DeviceBuffer<float> a, DeviceBuffer<Half> b, DeviceBuffer<float> bias, DeviceBuffer<float> c, in GemmShape shape)
+    {
+        GemmHalfB(a, b, c, shape);
+        Binary(BinaryOp.Add, c, bias, c, (long)shape.M * shape.N, Broadcast.Row(shape.N));
+    }
+
+    /// <summary>
     /// LoRA down-projection with the dropout fused in: t[n, k] = sum_i drop(n, i) x[n, i] a[k, i], where
     /// x is [rows, inFeatures], a is [rank, inFeatures] (PEFT's lora_A layout), t is [rows, rank] and
     /// drop(n, i) x = <see cref="CounterRng.DropoutValue"/>(x, p, seed, n * inFeatures + i) (p = 0: identity).

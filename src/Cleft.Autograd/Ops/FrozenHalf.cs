@@ -37,8 +37,9 @@ public static partial class Ops
             }
             int rows = AsInt(op, x.Length / inF, "rows");
             var y = Tensor.Empty(dev, [.. x.Shape[..^1], outF]);
-            dev.GemmHalfB(x.Buffer, w.Buffer, y.Buffer, GemmShape.Contiguous(1, rows, outF, inF));
-            if (bias is not null) dev.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(outF));
+            var shape = GemmShape.Contiguous(1, rows, outF, inF);
+            if (bias is null) dev.GemmHalfB(x.Buffer, w.Buffer, y.Buffer, shape);
+            else dev.GemmHalfBBias(x.Buffer, w.Buffer, bias.Buffer, y.Buffer, shape); // the add rides on the GEMM's store
             return new LinearHalfFn(x, w, bias, rows).Attach(y);
         }
 

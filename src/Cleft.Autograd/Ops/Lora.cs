@@ -25,10 +25,15 @@ public static partial class Ops
         public string Describe() => F32?.Describe() ?? F16!.Describe();
         public IBackend Device => F32?.Device ?? F16!.Device;
 
-        /// <summary>C = op(A) op(W) (+ beta C) for one matrix W.</summary>
-        public void Gemm(IBackend dev, DeviceBuffer<float> a, DeviceBuffer<float> c, in GemmShape s)
+        /// <summary>C = op(A) op(W) (+ beta C) for one matrix W; with a bias (beta 0), C += bias as the GEMM stores C.</summary>
+        public void Gemm(IBackend dev, DeviceBuffer<float> a, DeviceBuffer<float> c, in GemmShape s, Tensor? bias = null)
         {
-            if (F32 is not null) dev.Gemm(a, F32.Buffer, c, s);
+            if (bias is not null)
+            {
+                if (F32 is not null) dev.GemmBias(a, F32.Buffer, bias.Buffer, c, s);
+                else dev.GemmHalfBBias(a, F16!.Buffer, bias.Buffer, c, s);
+            }
+            else if (F32 is not null) dev.Gemm(a, F32.Buffer, c, s);
             else dev.GemmHalfB(a, F16!.Buffer, c, s);
         }
     }
@@ -78,8 +83,7 @@ public static partial class Ops
             }
             int rows = AsInt(op, x.Length / inF, "rows");
             var y = Tensor.Empty(dev, [.. x.Shape[..^1], outF]);
-            w.Gemm(dev, x.Buffer, y.Buffer, GemmShape.Contiguous(1, rows, outF, inF));
-            if (bias is not null) dev.Binary(BinaryOp.Add, y.Buffer, bias.Buffer, y.Buffer, y.Length, Broadcast.Row(outF));
+            w.Gemm(dev, x.Buffer, y.Buffer, GemmShape.Contiguous(1, rows, outF, inF), bias);
             // t = dropout(x) A^T, then y += scaling * t B^T in place (beta = 1): no [rows, out] temporary.
             var t = Scratch(dev, rows, r);
             dev.LoraDown(x.Buffer, a.Buffer, t.Buffer, rows, inF, r, p, seed);

@@ -25,6 +25,9 @@ public sealed partial class CpuBackend
     public void GemmHalfB(DeviceBuffer<float> a, DeviceBuffer<Half> b, DeviceBuffer<float> c, in GemmShape shape)
         => CpuGemm.MultiplyHalfB(A(a), Own(b).Array, A(c), shape);
 
+    public void GemmHalfBBias(DeviceBuffer<float> a, DeviceBuffer<Half> b, DeviceBuffer<float> bias, DeviceBuffer<float> c, in GemmShape shape)
+        => CpuGemm.MultiplyHalfB(A(a), Own(b).Array, A(c), shape, A(bias));
+
     public void LoraDown(DeviceBuffer<float> x, DeviceBuffer<float> a, DeviceBuffer<float> t, int rows, int inFeatures, int rank, float p, ulong seed)
     {
         float[] xv = A(x), av = A(a), tv = A(t);

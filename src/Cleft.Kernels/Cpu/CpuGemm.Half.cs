@@ -10,17 +10,22 @@ namespace Cleft.Kernels.Cpu;
 /// </summary>
 public static unsafe partial class CpuGemm
 {
-    /// <summary>C[b] = alpha op(A[b]) op(B[b]) + beta C[b] with B stored as fp16; see <see cref="Multiply"/>.</summary>
-    public static void MultiplyHalfB(float[] a, Half[] b, float[] c, in GemmShape s)
+    /// <summary>
+    /// C[b] = alpha op(A[b]) op(B[b]) + beta C[b] with B stored as fp16, and the optional bias of a single GEMM; see
+    /// <see cref="Multiply"/>.
+    /// </summary>
+    public static void MultiplyHalfB(float[] a, Half[] b, float[] c, in GemmShape s, float[]? bias = null)
     {
         Validate(a, b, c, s);
+        ValidateBias(bias, s);
         if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
         CpuWork.AddGemm(s);
-        if (s.K == 0 || s.Alpha == 0f) { ScaleOnly(c, s); return; }
         // Packing pays even for small problems here (it is where the widening happens once per element), so
         // every shape takes the blocked route when the micro-kernels exist.
-        if (PackedAvailable) MultiplyBlocked(a, b, c, s);
+        if (s.K == 0 || s.Alpha == 0f) ScaleOnly(c, s);
+        else if (PackedAvailable) { MultiplyBlocked(a, b, c, s, bias); return; }
         else HalfBFallback(a, b, c, s);
+        AddBias(c, s, bias);
     }
 
     /// <summary>fp16 -&gt; fp32 for one packed element; the typeof test folds away in each instantiation.</summary>

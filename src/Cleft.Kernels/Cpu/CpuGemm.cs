@@ -30,20 +30,31 @@ public static partial class CpuGemm
     public static void Multiply(float[] a, float[] b, float[] c, in GemmShape s, float[]? bias = null)
     {
         Validate(a, b, c, s);
-        if (bias is not null && (s.Batch != 1 || s.Beta != 0f || bias.Length < s.N))
-            throw new ArgumentException($"gemm: a bias needs batch 1, beta 0 and {s.N} values; got batch {s.Batch}, beta {s.Beta}, {bias.Length} values");
+        ValidateBias(bias, s);
         if (s.Batch == 0 || s.M == 0 || s.N == 0) return;
         CpuWork.AddGemm(s);
         long macs = (long)s.M * s.N * s.K;
         if (s.K == 0 || s.Alpha == 0f) ScaleOnly(c, s);
         else if (!PackedAvailable || macs <= SmallMacs || s.N < 8 || s.M < 4) MultiplySmall(a, b, c, s);
         else { MultiplyBlocked(a, b, c, s, bias); return; }
-        if (bias is not null)
-            for (int i = 0; i < s.M; i++)
-            {
-                var row = c.AsSpan(i * s.N, s.N);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, bias.AsSpan(0, s.N), row);
-            }
+        AddBias(c, s, bias);
+    }
+
+    static void ValidateBias(float[]? bias, in GemmShape s)
+    {
+        if (bias is not null && (s.Batch != 1 || s.Beta != 0f || bias.Length < s.N))
+            throw new ArgumentException($"gemm: a bias needs batch 1, beta 0 and {s.N} values; got batch {s.Batch}, beta {s.Beta}, {bias.Length} values");
+    }
+
+    /// <summary>The routes that do not store the bias with C: a separate add over C's rows.</summary>
+    static void AddBias(float[] c, in GemmShape s, float[]? bias)
+    {
+        if (bias is null) return;
+        for (int i = 0; i < s.M; i++)
+        {
+            var row = c.AsSpan(i * s.N, s.N);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, bias.AsSpan(0, s.N), row);
+        }
     }
 
     /// <summary>True when C blocks of consecutive batch items share elements, so items must run in order.</summary>
