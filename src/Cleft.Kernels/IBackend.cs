@@ -40,6 +40,26 @@ public partial interface IBackend : IDisposable
     /// Summing g with <see cref="ReduceTo"/> over bc gives db.
     /// </summary>
     void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc);
+
+    /// <summary>
+    /// Both gradients of y = a * b with b [cols] repeated over the rows of a [rows, cols] (LayerScale): da = dy b (skipped
+    /// when <paramref name="da"/> is null) and db = the column sums of dy a, each with the bits of <see cref="Binary"/>,
+    /// and of <see cref="BinaryGradB"/> then <see cref="ReduceTo"/>, which this default runs. A backend may do it in one
+    /// pass without the [rows, cols] contribution (the managed one does).
+    /// </summary>
+    void MulRowBackward(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float>? da,
+        DeviceBuffer<float> db, int rows, int cols)
+    {
+        long n = (long)rows * cols;
+        if (da is not null) Binary(BinaryOp.Mul, dy, b, da, n, Broadcast.Row(cols));
+        var contribution = Allocate<float>(n);
+        try
+        {
+            BinaryGradB(BinaryOp.Mul, a, b, dy, contribution, n, Broadcast.Row(cols));
+            ReduceTo(contribution, db, n, Broadcast.Row(cols));
+        }
+        finally { Release(contribution); }
+    }
     /// <summary>y[i] += alpha * x[i] (gradient accumulation, SGD).</summary>
     void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n);
     /// <summary>y[i] = alpha * x[i]; y may alias x.</summary>

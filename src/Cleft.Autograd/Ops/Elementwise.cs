@@ -86,6 +86,15 @@ public static partial class Ops
             var dev = g.Device;
             Tensor a = Parents[0], b = Parents[1];
             Tensor? da = null, db = null;
+            if (_op == BinaryOp.Mul && b.RequiresGrad && _bc.Divisor == 1 && _bc.Modulus < g.Length)
+            {
+                // b repeats over a's rows (LayerScale): both gradients in one backend call, no [rows, cols] contribution.
+                int cols = (int)_bc.Modulus;
+                if (a.RequiresGrad) da = Tensor.Empty(dev, a.Shape);
+                db = Tensor.Empty(dev, b.Shape);
+                dev.MulRowBackward(_a!.Buffer, _b!.Buffer, g.Buffer, da?.Buffer, db.Buffer, AsInt(Name, g.Length / cols, "rows"), cols);
+                return [da, db];
+            }
             if (a.RequiresGrad)
             {
                 if (_op is BinaryOp.Add or BinaryOp.Sub) da = g;

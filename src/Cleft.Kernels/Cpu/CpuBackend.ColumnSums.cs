@@ -36,12 +36,31 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>
+    /// Both gradients of y = a * b with b over a's columns (LayerScale) in one pass over blocks of rows: da = dy b and the
+    /// float64 column sums of dy a, each product rounded to float first (the contribution BinaryGradB writes) and
+    /// summed as ReduceTo sums it. Same bits as the interface's three passes, without writing and re-reading a
+    /// [rows, cols] contribution. da may alias dy (each element is read before it is written).
+    /// </summary>
+    public void MulRowBackward(DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float>? da,
+        DeviceBuffer<float> db, int rows, int cols)
+    {
+        float[] av = A(a), bv = A(b), gv = A(dy), dbv = A(db);
+        float[]? dav = da is null ? null : A(da);
+        double[] sums = BlockColumnSums(rows, cols, 3L * cols, (first, end, partial) => AddRows(gv, first, end, cols, partial, av, bv, dav));
+        for (int j = 0; j < cols; j++) dbv[j] = (float)sums[j];
+        ArrayPool<double>.Shared.Return(sums);
+    }
+
+    /// <summary>
     /// sums[j] += x[r, j] in float64 for rows [first, end) of a [rows, width] matrix, row after row, so each column
     /// sees exactly the additions of the plain scalar loop in the same order (bit-identical), but 16 columns at a time
     /// held in registers across the block's rows: the scalar loop converted and added one element per step and was
-    /// ~3% of a cleft-step run (the ViT's bias gradients sum 6432 x 1728 floats a layer).
+    /// ~3% of a cleft-step run (the ViT's bias gradients sum 6432 x 1728 floats a layer). With
+    /// <paramref name="times"/>, the float products x[r, j] times[r, j] are summed instead; with
+    /// <paramref name="scaled"/>, x[r, j] scale[j] is also written there (MulRowBackward's da).
     /// </summary>
-    internal static void AddRows(float[] x, int first, int end, int width, Span<double> sums)
+    internal static void AddRows(float[] x, int first, int end, int width, Span<double> sums,
+        float[]? times = null, float[]? scale = null, float[]? scaled = null)
     {
         ref float x0 = ref MemoryMarshal.GetArrayDataReference(x);
         ref double s0 = ref MemoryMarshal.GetReference(sums);
@@ -51,9 +70,13 @@ public sealed partial class CpuBackend
             {
                 var lo = Vector512.LoadUnsafe(ref s0, (nuint)j);
                 var hi = Vector512.LoadUnsafe(ref s0, (nuint)(j + 8));
+                var sj = scaled is null ? default : Vector512.Create(scale.AsSpan(j, 16));
                 for (int r = first; r < end; r++)
                 {
-                    var v = Vector512.LoadUnsafe(ref x0, (nuint)((long)r * width + j));
+                    nuint at = (nuint)((long)r * width + j);
+                    var v = Vector512.LoadUnsafe(ref x0, at);
+                    if (scaled is not null) (v * sj).StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(scaled), at);
+                    if (times is not null) v *= Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(times), at);
                     lo += Vector512.WidenLower(v);
                     hi += Vector512.WidenUpper(v);
                 }
@@ -65,9 +88,13 @@ public sealed partial class CpuBackend
             {
                 var lo = Vector256.LoadUnsafe(ref s0, (nuint)j);
                 var hi = Vector256.LoadUnsafe(ref s0, (nuint)(j + 4));
+                var sj = scaled is null ? default : Vector256.Create(scale.AsSpan(j, 8));
                 for (int r = first; r < end; r++)
                 {
-                    var v = Vector256.LoadUnsafe(ref x0, (nuint)((long)r * width + j));
+                    nuint at = (nuint)((long)r * width + j);
+                    var v = Vector256.LoadUnsafe(ref x0, at);
+                    if (scaled is not null) (v * sj).StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(scaled), at);
+                    if (times is not null) v *= Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(times), at);
                     lo += Vector256.WidenLower(v);
                     hi += Vector256.WidenUpper(v);
                 }
@@ -77,7 +104,14 @@ public sealed partial class CpuBackend
         for (; j < width; j++)
         {
             double acc = sums[j];
-            for (int r = first; r < end; r++) acc += x[(long)r * width + j];
+            for (int r = first; r < end; r++)
+            {
+                long at = (long)r * width + j;
+                float v = x[at];
+                if (scaled is not null) scaled[at] = v * scale![j];
+                if (times is not null) v *= times[at];
+                acc += v;
+            }
             sums[j] = acc;
         }
     }

@@ -4,7 +4,7 @@ using Cleft.Kernels.Cpu;
 namespace Cleft.Tests.Cpu;
 
 /// <summary>
-/// Bias gradients (ReduceTo over rows) and LayerNorm's dgamma / dbeta on the managed backend, which sum fixed blocks
+/// Bias gradients (ReduceTo over rows), LayerScale's gradients and LayerNorm's dgamma / dbeta on the managed backend, which sum fixed blocks
 /// of 32 rows in float64 and add the partials in block order: against float64 column sums, with row counts that
 /// leave a ragged last block. The only float32 rounding is the final cast (and, for dgamma, the float32 product
 /// dy * xhat per element), so 1e-6 relative to the sum of magnitudes bounds it.
@@ -91,6 +91,48 @@ public class CpuColumnSumsTests
             Assert.True(BitConverter.SingleToInt32Bits((float)total) == BitConverter.SingleToInt32Bits(got[j]),
                 $"column {j} of [{rows}, {cols}]: {got[j]:R}, blockwise float64 sum {(float)total:R}");
         }
+    }
+
+    /// <summary>
+    /// LayerScale's backward in one pass (MulRowBackward) against the three it replaces (Binary, BinaryGradB, ReduceTo),
+    /// bit for bit: each column of dy a holds a +2^56 / -2^56 pair among small products, so a different order of the
+    /// additions, or a product rounded differently, changes the sum. Also with da written over dy, and without da.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 24)]
+    [InlineData(70, 37)]
+    [InlineData(1001, 5)]
+    [InlineData(257, 771)]
+    public void LayerScaleGradientsAreTheThreePassesBitForBit(int rows, int cols)
+    {
+        using var cpu = new CpuBackend();
+        long n = (long)rows * cols;
+        var rng = new Random(rows + cols);
+        float[] a = Random((int)n, 1), dy = Random((int)n, 2);
+        for (int j = 0; j < cols && rows > 1; j++)
+        {
+            int up = rng.Next(rows), down = (up + 1 + rng.Next(rows - 1)) % rows;
+            (a[up * cols + j], dy[up * cols + j]) = (1f, MathF.ScaleB(1f, 56));
+            (a[down * cols + j], dy[down * cols + j]) = (1f, -MathF.ScaleB(1f, 56));
+        }
+        Upload(cpu, a, out var ab);
+        Upload(cpu, Random(cols, 3), out var bb);
+        Upload(cpu, dy, out var gb);
+        DeviceBuffer<float> wantDa = cpu.Allocate<float>(n), contribution = cpu.Allocate<float>(n), wantDb = cpu.Allocate<float>(cols);
+        cpu.Binary(BinaryOp.Mul, gb, bb, wantDa, n, Broadcast.Row(cols));
+        cpu.BinaryGradB(BinaryOp.Mul, ab, bb, gb, contribution, n, Broadcast.Row(cols));
+        cpu.ReduceTo(contribution, wantDb, n, Broadcast.Row(cols));
+        float[] da = Download(cpu, wantDa, (int)n), db = Download(cpu, wantDb, cols);
+
+        DeviceBuffer<float> gotDa = cpu.Allocate<float>(n), gotDb = cpu.Allocate<float>(cols);
+        cpu.MulRowBackward(ab, bb, gb, gotDa, gotDb, rows, cols);
+        Assert.Equal(da, Download(cpu, gotDa, (int)n));
+        Assert.Equal(db, Download(cpu, gotDb, cols));
+        cpu.MulRowBackward(ab, bb, gb, null, gotDb, rows, cols);
+        Assert.Equal(db, Download(cpu, gotDb, cols));
+        cpu.MulRowBackward(ab, bb, gb, gb, gotDb, rows, cols); // da over dy
+        Assert.Equal(da, Download(cpu, gb, (int)n));
+        Assert.Equal(db, Download(cpu, gotDb, cols));
     }
 
     [Theory]

@@ -62,13 +62,29 @@ public static class KernelCases
     public static readonly IReadOnlyDictionary<string, KernelCase> All =
         Core().Concat(ContrastiveCases.All).ToDictionary(kv => kv.Key, kv => kv.Value);
 
-    /// <summary>Ops built from other kernels (no kernel of their own), with the kernels each must launch.</summary>
+    /// <summary>
+    /// Ops built from other kernels (no kernel of their own; on the ILGPU backend, interface defaults the managed
+    /// backend fuses), with the kernels each must launch.
+    /// </summary>
     public static readonly IReadOnlyDictionary<string, (KernelCase Case, string[] Launches)> Composed =
         new Dictionary<string, (KernelCase, string[])>
         {
             ["LoraDown"] = (LoraKernelCases.Down, ["dropout", "gemm"]),
             ["LoraGradA"] = (LoraKernelCases.GradA, ["dropout", "gemm", "reduce_cols"]),
             ["LoraGradX"] = (LoraKernelCases.GradX, ["dropout", "gemm", "axpy"]),
+            ["GemmHalfBBias"] = (LoraKernelCases.GemmHalfBBias, ["gemm_half_b", "binary"]),
+            ["MulRowBackward"] = (new("LayerScale's gradients on [7,67], with and without da", s =>
+            {
+                var outs = new List<float[]>();
+                foreach (bool withDa in new[] { true, false })
+                {
+                    var a = s.Rand(R * C); var b = s.Rand(C); var dy = s.Rand(R * C); var da = s.Rand(R * C); var db = s.Rand(C);
+                    s.B.MulRowBackward(a, b, dy, withDa ? da : null, db, R, C);
+                    outs.Add(s.Read(da));
+                    outs.Add(s.Read(db));
+                }
+                return outs;
+            }, 1e-6, 1e-5), ["binary", "binary_grad_b", "reduce_cols"]),
         };
 
     static Dictionary<string, KernelCase> Core() => new()
