@@ -42,6 +42,17 @@ public partial interface IBackend : IDisposable
     void BinaryGradB(BinaryOp op, DeviceBuffer<float> a, DeviceBuffer<float> b, DeviceBuffer<float> dy, DeviceBuffer<float> g, long n, Broadcast bc);
 
     /// <summary>
+    /// y = x + m b with b [cols] repeated over the rows of m [rows, cols] (a residual plus a LayerScale'd branch), rounded
+    /// as <see cref="Binary"/>'s Mul then Add, which this default runs. y must not alias x or m.
+    /// </summary>
+    void AddScaledRows(DeviceBuffer<float> x, DeviceBuffer<float> m, DeviceBuffer<float> b, DeviceBuffer<float> y, int rows, int cols)
+    {
+        long n = (long)rows * cols;
+        Binary(BinaryOp.Mul, m, b, y, n, Broadcast.Row(cols));
+        Binary(BinaryOp.Add, y, x, y, n, Broadcast.Same(n)); // m b + x: addition commutes, so the bits of x + m b
+    }
+
+    /// <summary>
     /// Both gradients of y = a * b with b [cols] repeated over the rows of a [rows, cols] (LayerScale): da = dy b (skipped
     /// when <paramref name="da"/> is null) and db = the column sums of dy a, each with the bits of <see cref="Binary"/>,
     /// and of <see cref="BinaryGradB"/> then <see cref="ReduceTo"/>, which this default runs. A backend may do it in one
@@ -60,6 +71,7 @@ public partial interface IBackend : IDisposable
         }
         finally { Release(contribution); }
     }
+
     /// <summary>y[i] += alpha * x[i] (gradient accumulation, SGD).</summary>
     void Axpy(float alpha, DeviceBuffer<float> x, DeviceBuffer<float> y, long n);
     /// <summary>y[i] = alpha * x[i]; y may alias x.</summary>

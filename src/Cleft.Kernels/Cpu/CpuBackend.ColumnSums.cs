@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics;
 
 namespace Cleft.Kernels.Cpu;
 
-// Column sums over row-major rows (bias and LayerNorm parameter gradients) without a column-strided pass.
+// Column sums over row-major rows (bias, LayerScale and LayerNorm parameter gradients) without a column-strided pass,
+// and LayerScale's residual add that goes with them.
 public sealed partial class CpuBackend
 {
     /// <summary>Accumulates rows [firstRow, endRow) into <paramref name="sums"/> (one block's partials, zeroed).</summary>
@@ -33,6 +34,21 @@ public sealed partial class CpuBackend
         var total = partial.AsSpan(0, width);
         for (int b = 1; b < blocks; b++) TensorPrimitives.Add(total, partial.AsSpan(b * width, width), total);
         return partial;
+    }
+
+    /// <summary>
+    /// y = x + m b (b over m's columns) in one pass: each row's product, then its sum with x, while the row is in L1.
+    /// Separate multiply and add, as Binary's Mul and Add round them (no fused multiply-add).
+    /// </summary>
+    public void AddScaledRows(DeviceBuffer<float> x, DeviceBuffer<float> m, DeviceBuffer<float> b, DeviceBuffer<float> y, int rows, int cols)
+    {
+        float[] xv = A(x), mv = A(m), bv = A(b), yv = A(y);
+        For(rows, 2L * cols, r =>
+        {
+            var row = yv.AsSpan(r * cols, cols);
+            TensorPrimitives.Multiply(mv.AsSpan(r * cols, cols), bv.AsSpan(0, cols), row);
+            TensorPrimitives.Add(xv.AsSpan(r * cols, cols), row, row);
+        });
     }
 
     /// <summary>

@@ -15,8 +15,8 @@ namespace Cleft.Kernels.Cpu;
 /// Threading: a problem is cut up front - whole batch items when there are many, else each item along N
 /// (each thread packs its own columns of B and all of A) or along M, whichever duplicates cheaper packing.
 /// Along M, B is packed once for all threads (up to 16 MB; each thread packs its own copy above that) and
-/// the threads then take row blocks from a counter (with A stored [K,M], k block by k block). Every C element sees the same arithmetic whichever
-/// slab holds it, so the output never depends on the split or on timing.
+/// the threads then take row blocks from a counter (with A stored [K,M], k block by k block). Every C element
+/// sees the same arithmetic whichever slab holds it, so the output never depends on the split or on timing.
 /// </summary>
 public static unsafe partial class CpuGemm
 {

@@ -13,6 +13,9 @@ public sealed class LayerScale : Module
     public Parameter Lambda { get; }
 
     public Tensor Forward(Tensor x) => Ops.Mul(x, Lambda);
+
+    /// <summary>residual + x lambda in one op (the block's residual adds): the same values as residual + Forward(x).</summary>
+    public Tensor AddTo(Tensor residual, Tensor x) => Ops.AddScaled(residual, x, Lambda);
 }
 
 /// <summary>The ViT MLP: fc1 (hidden -> hidden * mlp_ratio), GELU (exact erf form for DINOv2), fc2.</summary>
@@ -65,18 +68,18 @@ public sealed class VitBlock : Module
     /// <summary>x [B, T, hidden] -> [B, T, hidden].</summary>
     public Tensor Forward(Tensor x)
     {
-        // The branch outputs go as soon as they are added (LayerScale's product is read by nothing else).
+        // LayerScale and the residual add are one op; the branch outputs go as soon as they are added (LayerScale's
+        // gradient keeps what it needs).
         Tensor mid;
-        using (var attn = Branch(x, Norm1, Attention.Forward, LayerScale1)) mid = Ops.Add(x, attn);
+        using (var attn = Branch(x, Norm1, Attention.Forward)) mid = LayerScale1.AddTo(x, attn);
         using (mid)
-        using (var mlp = Branch(mid, Norm2, Mlp.Forward, LayerScale2))
-            return Ops.Add(mid, mlp);
+        using (var mlp = Branch(mid, Norm2, Mlp.Forward))
+            return LayerScale2.AddTo(mid, mlp);
     }
 
-    static Tensor Branch(Tensor x, LayerNorm norm, Func<Tensor, Tensor> body, LayerScale scale)
+    static Tensor Branch(Tensor x, LayerNorm norm, Func<Tensor, Tensor> body)
     {
         using var normed = norm.Forward(x);
-        using var y = body(normed);
-        return scale.Forward(y);
+        return body(normed);
     }
 }

@@ -85,6 +85,12 @@ public static class KernelCases
                 }
                 return outs;
             }, 1e-6, 1e-5), ["binary", "binary_grad_b", "reduce_cols"]),
+            ["AddScaledRows"] = (new("residual + branch * scale on [7,67]", s =>
+            {
+                var x = s.Rand(R * C); var m = s.Rand(R * C); var b = s.Rand(C); var y = s.Rand(R * C);
+                s.B.AddScaledRows(x, m, b, y, R, C);
+                return [s.Read(y)];
+            }, 0, 0), ["binary"]),
         };
 
     static Dictionary<string, KernelCase> Core() => new()
