@@ -89,21 +89,30 @@ public class CpuGemmTests
     }
 
     [Theory]
-    [InlineData(20, 30, 40, false, false)]     // direct route
-    [InlineData(517, 389, 2100, false, false)] // packed, edge tiles, several k blocks, both cores
-    [InlineData(517, 389, 2100, false, true)]
-    [InlineData(96, 64, 100, false, true)]     // packed, whole tiles, one k block
-    [InlineData(1300, 70, 1100, true, false)]  // rows over one packed B, A stored [K,M]: one parallel loop per k block
-    public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transA, bool transB)
+    [InlineData(20, 30, 40, false, false, false)]     // direct route
+    [InlineData(517, 389, 2100, false, false, false)] // packed, edge tiles, several k blocks, both cores
+    [InlineData(517, 389, 2100, false, true, false)]
+    [InlineData(96, 64, 100, false, true, false)]     // packed, whole tiles, one k block
+    [InlineData(1300, 70, 1100, true, false, false)]  // rows over one packed B, A stored [K,M]: one parallel loop per k block
+    [InlineData(3, 5, 7, false, false, true)]         // fp16 B (MultiplyHalfB): packed whatever the size
+    [InlineData(130, 150, 300, false, false, true)]
+    [InlineData(20, 40, 1100, false, true, true)]
+    public void BiasIsAddedWithTheBitsOfASeparateAdd(int m, int n, int k, bool transA, bool transB, bool halfB)
     {
         var a = Random((long)m * k, 61);
         var b = Random((long)k * n, 62);
+        var half = HalfConvert.ToHalf(b);
         var bias = Random(n, 63);
         var s = GemmShape.Contiguous(1, m, n, k, transA, transB);
+        void Gemm(float[] c, float[]? withBias)
+        {
+            if (halfB) CpuGemm.MultiplyHalfB(a, half, c, s, withBias);
+            else CpuGemm.Multiply(a, b, c, s, withBias);
+        }
         var fused = new float[m * n];
-        CpuGemm.Multiply(a, b, fused, s, bias);
+        Gemm(fused, bias);
         var separate = new float[m * n];
-        CpuGemm.Multiply(a, b, separate, s);
+        Gemm(separate, null);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) separate[i * n + j] += bias[j];
         Assert.Equal(separate, fused);
@@ -115,6 +124,9 @@ public class CpuGemmTests
         var e = Assert.Throws<ArgumentException>(() => CpuGemm.Multiply(new float[8], new float[8], new float[8],
             GemmShape.Contiguous(2, 2, 2, 1), new float[2]));
         Assert.Contains("bias needs batch 1", e.Message);
+        e = Assert.Throws<ArgumentException>(() => CpuGemm.MultiplyHalfB(new float[4], new ILGPU.Half[4], new float[4],
+            GemmShape.Contiguous(1, 2, 2, 2, beta: 1f), new float[2]));
+        Assert.Contains("bias needs batch 1, beta 0", e.Message);
     }
 
     [Theory]

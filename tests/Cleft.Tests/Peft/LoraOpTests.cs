@@ -156,26 +156,4 @@ public sealed class LoraOpTests
             Assert.Equal(c2, c);
         }
     }
-
-    [Theory]
-    [InlineData(3, 5, 7, false)]
-    [InlineData(130, 150, 300, false)]
-    [InlineData(20, 40, 1100, true)]
-    public void HalfBGemmAddsItsBiasWithTheBitsOfASeparateAdd(int m, int n, int k, bool transB)
-    {
-        var rng = new Rng(9);
-        var a = TestData.NonZero(rng, (long)m * k);
-        var h = HalfConvert.ToHalf(TestData.NonZero(rng, (long)k * n));
-        var bias = TestData.NonZero(rng, n);
-        var s = GemmShape.Contiguous(1, m, n, k, transB: transB);
-        var fused = new float[m * n];
-        CpuGemm.MultiplyHalfB(a, h, fused, s, bias);
-        var separate = new float[m * n];
-        CpuGemm.MultiplyHalfB(a, h, separate, s);
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) separate[i * n + j] += bias[j];
-        Assert.Equal(separate, fused);
-        var e = Assert.Throws<ArgumentException>(() => CpuGemm.MultiplyHalfB(a, h, fused, s with { Beta = 1f }, bias));
-        Assert.Contains("bias needs batch 1, beta 0", e.Message);
-    }
 }
