@@ -37,9 +37,7 @@ public static partial class Ops
             }
             int rows = AsInt(op, x.Length / inF, "rows");
             var y = Tensor.Empty(dev, [.. x.Shape[..^1], outF]);
-            var shape = GemmShape.Contiguous(1, rows, outF, inF);
-            if (bias is null) dev.GemmHalfB(x.Buffer, w.Buffer, y.Buffer, shape);
-            else dev.GemmHalfBBias(x.Buffer, w.Buffer, bias.Buffer, y.Buffer, shape); // the add rides on the GEMM's store
+            new BaseWeight(null, w).Gemm(dev, x.Buffer, y.Buffer, GemmShape.Contiguous(1, rows, outF, inF), bias);
             return new LinearHalfFn(x, w, bias, rows).Attach(y);
         }
 

@@ -12,9 +12,7 @@ public sealed class LayerScale : Module
 
     public Parameter Lambda { get; }
 
-    public Tensor Forward(Tensor x) => Ops.Mul(x, Lambda);
-
-    /// <summary>residual + x lambda in one op (the block's residual adds): the same values as residual + Forward(x).</summary>
+    /// <summary>residual + x lambda in one op (the block's residual adds): the values of Add(residual, Mul(x, lambda)).</summary>
     public Tensor AddTo(Tensor residual, Tensor x) => Ops.AddScaled(residual, x, Lambda);
 }
 
